@@ -86,6 +86,10 @@ class NetworkError(AliveAIError):
 
     hint = "Check the network (and HTTPS_PROXY / WSS_PROXY if you use a proxy)."
 
+    def __init__(self, message: str, *, sent: bool = True, **kw):
+        self.sent = sent  # False when the request certainly never reached the server
+        super().__init__(message, **kw)
+
 
 class SubmitUncertainError(NetworkError):
     """A create request may have reached the server but its answer was lost, and no matching

@@ -1,0 +1,66 @@
+"""Turn an HTTP answer into the right typed error, with the API's own words.
+
+The error body format is not documented (API.md §7.2): take the first non-empty of `detail`,
+`message`, `error`, `description`, `reason`, else the raw text cut to 300 characters.
+"""
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+import time
+
+from ..errors import ApiError, AuthError, NotFoundError, RateLimitError
+
+MAX_PENDING_TEXT = "max pending creations"
+
+
+def api_message(body: object, raw: str = "") -> str:
+    if isinstance(body, dict):
+        for k in ("detail", "message", "error", "description", "reason", "title"):
+            v = body.get(k)
+            if isinstance(v, str) and v.strip():
+                return v.strip()
+            if isinstance(v, dict):
+                inner = api_message(v)
+                if inner:
+                    return inner
+            if isinstance(v, list) and v:
+                return "; ".join(str(x.get("msg", x)) if isinstance(x, dict) else str(x) for x in v[:5])
+    raw = (raw or "").strip()
+    return raw[:300] + ("…" if len(raw) > 300 else "")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def error_for(status: int, body: object, raw: str, *, operation: str, path: str, method: str,
+              retry_after: str | None = None):
+    msg = api_message(body, raw) or f"HTTP {status}"
+    if MAX_PENDING_TEXT in msg.lower():
+        return RateLimitError(f"the AliveAI queue is full ({msg}); nothing was created", operation=operation,
+                              status=status, api_message=msg, queue_full=True,
+                              retry_after=retry_after_seconds(retry_after))
+    if status == 401:
+        return AuthError(f"not authorised (HTTP 401: {msg}). Check the API key or e-mail/password.",
+                         operation=operation, status=status, api_message=msg)
+    if status == 403:
+        return AuthError(f"forbidden (HTTP 403: {msg})", operation=operation, status=status, api_message=msg)
+    if status == 429:
+        return RateLimitError(f"rate limited (HTTP 429: {msg})", operation=operation, status=status, api_message=msg,
+                              retry_after=retry_after_seconds(retry_after))
+    if status == 404:
+        return NotFoundError(f"not found (HTTP 404 on {method} {path}: {msg}). If this is a create, the path in the "
+                             "operation table may be wrong.", operation=operation, status=status, api_message=msg)
+    if status == 405:
+        return ApiError(f"method not allowed (HTTP 405 on {method} {path}: {msg}); check the base URL "
+                        "(use https://api.aliveai.app) and the operation table.", operation=operation, status=status,
+                        api_message=msg)
+    return ApiError(f"HTTP {status}: {msg}", operation=operation, status=status, api_message=msg)

@@ -1,0 +1,161 @@
+"""One `requests.Session` per client, the Authorization header, and errors with the API's words.
+
+Auth is either `Key <apiKey>` or `Bearer <accessToken>` from Login. A Bearer call that gets 401
+logs in again once and is sent once more (tokens expire; there is no refresh endpoint, API.md
+§1.2). The header is added per request, never stored on the session, so presigned downloads
+through the same session never carry it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exc
+
+from ..errors import AliveAIError, AuthError, ConfigError, NetworkError
+from ..redact import register_secret
+from .config import Settings
+from .errors_map import error_for
+from .retry import make_retry
+
+log = logging.getLogger("aliveai")
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+USER_AGENT = "ComfyUI-AliveAI/0.1"
+
+
+def was_sent(exc: BaseException) -> bool:
+    """False only when the request certainly never left: the connection was not established."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, (urllib3_exc.NewConnectionError, urllib3_exc.ConnectTimeoutError,
+                             urllib3_exc.NameResolutionError if hasattr(urllib3_exc, "NameResolutionError")
+                             else urllib3_exc.NewConnectionError)):
+            return False
+        inner = getattr(seen, "reason", None)
+        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
+            inner = seen.args[0]
+        seen = inner
+    return True
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "Connection reset",
+                   "RemoteDisconnected", "Connection aborted", "Max retries exceeded"):
+        if marker in text:
+            return f"{type(exc).__name__}: {marker}"
+    return type(exc).__name__
+
+
+class Auth:
+    """Produces the Authorization header; knows whether a 401 can be cured by logging in again."""
+
+    def __init__(self, settings: Settings, login: Callable[[str, str], str]):
+        self._settings = settings
+        self._login = login
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def renewable(self) -> bool:
+        return not self._settings.api_key and bool(self._settings.email and self._settings.password)
+
+    def header(self) -> str:
+        s = self._settings
+        if s.api_key:
+            return f"Key {s.api_key}"
+        if not (s.email and s.password):
+            raise ConfigError("no AliveAI credentials are set.")
+        with self._lock:
+            if self._token is None:
+                self._token = self._login(s.email, s.password)
+                register_secret(self._token)
+            return f"Bearer {self._token}"
+
+    def renew(self, stale_header: str) -> bool:
+        """Forget the token behind `stale_header` so the next header() logs in again.
+        Returns False when renewing cannot help (API keys)."""
+        if not self.renewable:
+            return False
+        with self._lock:
+            if self._token and stale_header == f"Bearer {self._token}":
+                self._token = None
+        return True
+
+
+class Transport:
+    def __init__(self, settings: Settings, *, retries: int = 5, backoff_factor: float = 0.5,
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)):
+        self.settings = settings
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = HTTPAdapter(max_retries=make_retry(retries, backoff_factor), pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.auth = Auth(settings, self._login)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        return self.settings.base_url + path
+
+    def _login(self, email: str, password: str) -> str:
+        body = self.request("POST", "/members/login", json={"email": email, "password": password},
+                            operation="Login", auth=False)
+        token = body.get("accessToken") if isinstance(body, dict) else None
+        if not token:
+            raise AuthError("the login answer has no accessToken", operation="Login")
+        register_secret(token)
+        return token
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, files: Any = None,
+                data: Any = None, operation: str, auth: bool = True, timeout: Any = None,
+                prompt_id: str | None = None) -> Any:
+        """Send one API request and return its parsed JSON (or None for an empty body).
+        Raises a typed AliveAIError; `requests` exceptions never escape."""
+        for attempt in (0, 1):
+            headers = {"Accept": "application/json"}
+            if auth:
+                headers["Authorization"] = self.auth.header()
+            try:
+                resp = self.session.request(method, self.url(path), params=params, json=json, files=files,
+                                            data=data, headers=headers, timeout=timeout or self.timeout)
+            except requests.exceptions.RequestException as e:
+                sent = was_sent(e)
+                what = "could not connect to" if not sent else "got no answer from"
+                raise NetworkError(f"{what} {self.settings.base_url} for {method} {path} ({_reason(e)})",
+                                   operation=operation, prompt_id=prompt_id, sent=sent) from None
+            if resp.status_code == 401 and auth and attempt == 0 and self.auth.renew(headers["Authorization"]):
+                log.info("AliveAI: %s got 401, logging in again", operation)
+                continue
+            return self._parse(resp, method, path, operation, prompt_id)
+        raise AssertionError("unreachable")
+
+    def _parse(self, resp: requests.Response, method: str, path: str, operation: str, prompt_id: str | None) -> Any:
+        text = resp.text
+        body: Any = None
+        if text:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = None
+        if resp.status_code >= 400:
+            err: AliveAIError = error_for(resp.status_code, body, text, operation=operation, path=path, method=method,
+                                          retry_after=resp.headers.get("Retry-After"))
+            raise err.with_context(prompt_id=prompt_id)
+        if text and body is None:
+            raise NetworkError(f"{method} {path} answered with malformed JSON ({len(text)} bytes)",
+                               operation=operation, prompt_id=prompt_id, status=resp.status_code)
+        return body

@@ -1,0 +1,328 @@
+"""A job is a handle: follow it live, get its result, cancel it, or re-attach by prompt_id.
+
+`Job.events()` yields small typed statuses: Queued(position), Running(progress), Notice(text),
+Waiting (a heartbeat at least once a second, so a caller can check for an interrupt even when
+the API says nothing for minutes), then Completed(medias) or Failed(error).
+
+It listens on the prompt websocket and, because a job that finishes before we connect may never
+send an event (API.md §6.1), reads Get Prompt once after every (re)connect. A dropped socket is
+reopened with backoff; after repeated failures it polls Get Pending + Get Prompt instead. A job is
+never abandoned while queued: only running time counts against `running_timeout`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import websocket
+
+from ..api.schema import Operation
+from ..errors import AliveAIError, JobCancelledError, JobFailedError, JobTimeoutError, NotFoundError
+from .results import Media, medias_of, pick_results
+from .retry import backoff
+
+if TYPE_CHECKING:
+    from .client import AliveAIClient
+
+log = logging.getLogger("aliveai")
+
+HEARTBEAT = 1.0
+POLL_INTERVAL = 2.5
+WS_MAX_FAILURES = 4
+COMPLETE_RETRIES = 5       # Get Prompt tries when a completion event lacks the expected media
+GONE_GRACE_POLLS = 4       # polls a job may be absent from the queue without medias before we call it failed
+PING_EVERY = 25.0
+
+
+@dataclass(frozen=True)
+class Queued:
+    position: int | None
+
+
+@dataclass(frozen=True)
+class Running:
+    progress: float  # 0..100
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    mode: str          # "websocket" or "polling"
+    elapsed: float     # seconds since following began
+
+
+@dataclass(frozen=True)
+class Completed:
+    medias: tuple[Media, ...]          # the result medias (expected type, inputs removed)
+    all_medias: tuple[Media, ...]
+    container: dict = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: AliveAIError
+
+
+Event = Queued | Running | Notice | Waiting | Completed | Failed
+
+
+class Job:
+    def __init__(self, client: AliveAIClient, op: Operation, prompt_id: str, *, seed: str | None = None,
+                 input_ids: tuple[str, ...] = ()):
+        self.client = client
+        self.op = op
+        self.prompt_id = prompt_id
+        self.seed = seed
+        self.input_ids = input_ids
+        self.mode = "websocket"
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"Job({self.op.key}, prompt_id={self.prompt_id!r})"
+
+    # -- public ------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Make a running `events()` loop return at its next heartbeat (used on cancel)."""
+        self._stop.set()
+
+    def result(self, running_timeout: float | None = None) -> Completed:
+        for ev in self.events(running_timeout=running_timeout):
+            if isinstance(ev, Completed):
+                return ev
+            if isinstance(ev, Failed):
+                raise ev.error
+        raise JobCancelledError("stopped before the job finished", operation=self.op.name, prompt_id=self.prompt_id)
+
+    def cancel(self) -> str:
+        """Ask AliveAI to drop the job. Returns "removed" (it was still queued), "running" (too
+        late: it keeps running and may be billed) or "gone" (not in the queue any more)."""
+        self.stop()
+        return self.client.cancel(self.prompt_id)
+
+    def events(self, running_timeout: float | None = None, heartbeat: float = HEARTBEAT,
+               use_websocket: bool = True) -> Iterator[Event]:
+        follow = _Follow(self, running_timeout, heartbeat)
+        yield from follow.run(use_websocket)
+
+    # -- helpers used by _Follow -------------------------------------------------------------
+    def completed_from(self, container: Any) -> Completed | None:
+        all_m = medias_of(container)
+        picked = pick_results(all_m, self.op.expected_media, self.input_ids)
+        if not picked:
+            return None
+        return Completed(tuple(picked), tuple(all_m), container if isinstance(container, dict) else {})
+
+
+class _Follow:
+    """The state of one `events()` run; kept out of Job so a handle can be followed again."""
+
+    def __init__(self, job: Job, running_timeout: float | None, heartbeat: float):
+        self.job = job
+        self.client = job.client
+        self.running_timeout = running_timeout
+        self.heartbeat = heartbeat
+        self.t0 = time.monotonic()
+        self.run_started: float | None = None
+        self.last_status: Event | None = None
+
+    # Running time only: the queue wait is shown, never counted (API.md §7.1.7).
+    def _check_timeout(self) -> None:
+        if self.running_timeout and self.run_started is not None:
+            ran = time.monotonic() - self.run_started
+            if ran > self.running_timeout:
+                raise JobTimeoutError(f"still running after {ran:.0f} s (limit {self.running_timeout:.0f} s)",
+                                      operation=self.job.op.name, prompt_id=self.job.prompt_id)
+
+    def _status(self, ev: Event) -> Event | None:
+        if isinstance(ev, Running) and self.run_started is None:
+            self.run_started = time.monotonic()
+        if ev == self.last_status:
+            return None
+        self.last_status = ev
+        return ev
+
+    def _waiting(self) -> Waiting:
+        self._check_timeout()
+        return Waiting(self.job.mode, time.monotonic() - self.t0)
+
+    def run(self, use_websocket: bool) -> Iterator[Event]:
+        self.job.mode = "websocket" if use_websocket else "polling"
+        try:
+            if use_websocket:
+                done = yield from self._websocket()
+                if done:
+                    return
+            self.job.mode = "polling"
+            yield from self._poll()
+        except AliveAIError as e:
+            yield Failed(e.with_context(operation=self.job.op.name, prompt_id=self.job.prompt_id))
+
+    # -- websocket ------------------------------------------------------------------------------
+    def _connect(self) -> websocket.WebSocket:
+        url = f"{self.client.settings.ws_url}/ws/prompts/{self.job.prompt_id}"
+        header = [f"Authorization: {self.client.transport.auth.header()}"]
+        return websocket.create_connection(url, header=header, timeout=self.heartbeat, enable_multithread=True)
+
+    def _websocket(self) -> Iterator[Event]:
+        """Returns True when the job ended (an event was yielded), False to fall back to polling."""
+        failures = 0
+        while failures <= WS_MAX_FAILURES:
+            if self.job._stop.is_set():
+                return True
+            try:
+                conn = self._connect()
+            except (websocket.WebSocketException, OSError) as e:
+                failures += 1
+                log.info("AliveAI %s: websocket not available (%s), attempt %d", self.job.prompt_id,
+                         type(e).__name__, failures)
+                yield from self._sleep(backoff(failures, base=0.5, cap=8.0) if failures <= WS_MAX_FAILURES else 0)
+                continue
+            try:
+                # The job may have finished before we connected: read its state once.
+                end = self._check_prompt(final=False)
+                if end is not None:
+                    yield end
+                    return True
+                ended = yield from self._read(conn)
+                if ended:
+                    return True
+                failures += 1
+                yield from self._sleep(backoff(failures, base=0.5, cap=8.0))
+            finally:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - closing a broken socket may raise anything; it's gone either way
+                    pass
+        log.warning("AliveAI %s: websocket kept failing, polling instead", self.job.prompt_id)
+        return False
+
+    def _read(self, conn: websocket.WebSocket) -> Iterator[Event]:
+        last_ping = time.monotonic()
+        while not self.job._stop.is_set():
+            try:
+                frame = conn.recv()
+            except websocket.WebSocketTimeoutException:
+                if time.monotonic() - last_ping > PING_EVERY:
+                    conn.ping()
+                    last_ping = time.monotonic()
+                yield self._waiting()
+                continue
+            except (websocket.WebSocketException, OSError):
+                return False
+            if not frame:
+                return False  # closed by the server
+            try:
+                data = json.loads(frame)
+            except ValueError:
+                log.warning("AliveAI %s: ignoring a malformed websocket frame", self.job.prompt_id)
+                continue
+            for ev in self._from_event(data):
+                yield ev
+                if isinstance(ev, (Completed, Failed)):
+                    return True
+        return True
+
+    def _from_event(self, data: Any) -> Iterator[Event]:
+        if not isinstance(data, dict):
+            return
+        if data.get("isError"):
+            msg = str(data.get("message") or "the job failed")
+            etype = data.get("errorType")
+            yield Failed(JobFailedError(f"AliveAI reported an error: {msg}" + (f" ({etype})" if etype else ""),
+                                        error_type=etype, operation=self.job.op.name, prompt_id=self.job.prompt_id,
+                                        api_message=msg))
+            return
+        if data.get("isComplete"):
+            done = self.job.completed_from(data) or self._check_prompt(final=True)
+            yield done
+            return
+        if data.get("isSystem"):
+            if data.get("message"):
+                yield Notice(str(data["message"]))
+            return
+        ev = _status_of(data.get("queuePosition"), data.get("progress"))
+        if ev is not None:
+            out = self._status(ev)
+            if out is not None:
+                yield out
+        self._check_timeout()
+
+    # -- polling --------------------------------------------------------------------------------
+    def _poll(self) -> Iterator[Event]:
+        gone = 0
+        while not self.job._stop.is_set():
+            item = self.client.pending_item(self.job.prompt_id)
+            if item is not None:
+                gone = 0
+                ev = _status_of(item.get("queuePosition"), item.get("progress"))
+                if ev is not None:
+                    out = self._status(ev)
+                    if out is not None:
+                        yield out
+            else:
+                end = self._check_prompt(final=False)
+                if end is not None:
+                    yield end
+                    return
+                gone += 1
+                if gone >= GONE_GRACE_POLLS:
+                    yield Failed(JobFailedError("the job left the queue without a result (no "
+                                                f"{self.job.op.expected_media} media)", operation=self.job.op.name,
+                                                prompt_id=self.job.prompt_id))
+                    return
+            yield from self._sleep(POLL_INTERVAL)
+
+    def _sleep(self, seconds: float) -> Iterator[Event]:
+        end = time.monotonic() + seconds
+        while not self.job._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(self.heartbeat, left))
+            yield self._waiting()
+
+    def _check_prompt(self, final: bool) -> Completed | Failed | None:
+        """Read Get Prompt; with `final` (a completion event without the media) retry a few
+        times, then fail: the job says it is done but its result is missing."""
+        tries = COMPLETE_RETRIES if final else 1
+        for i in range(tries):
+            try:
+                container = self.client.get_prompt(self.job.prompt_id)
+            except NotFoundError:
+                container = None
+            done = self.job.completed_from(container)
+            if done is not None:
+                return done
+            if final and i < tries - 1:
+                time.sleep(min(0.25 * (2 ** i), 2.0))
+        if final:
+            return Failed(JobFailedError(f"the job completed but no {self.job.op.expected_media} media arrived",
+                                         operation=self.job.op.name, prompt_id=self.job.prompt_id))
+        return None
+
+
+def _status_of(position: Any, progress: Any) -> Queued | Running | None:
+    try:
+        pos = int(position) if position is not None else None
+    except (TypeError, ValueError):
+        pos = None
+    try:
+        prog = float(progress) if progress is not None else None
+    except (TypeError, ValueError):
+        prog = None
+    if pos is not None and pos > 0:
+        return Queued(pos)
+    if prog is not None:
+        return Running(max(0.0, min(100.0, prog)))
+    if pos == 0:
+        return Running(0.0)
+    return None

@@ -1,0 +1,16 @@
+"""The ComfyUI adapter: node classes made from the operation table, plus the library nodes."""
+from .job_nodes import JOB_DISPLAY, JOB_NODES
+from .library_nodes import LoadResultNode, MediaFromIdNode, UploadNode
+
+NODE_CLASS_MAPPINGS: dict[str, type] = {
+    **JOB_NODES,
+    "AliveAIUpload": UploadNode,
+    "AliveAIMediaFromId": MediaFromIdNode,
+    "AliveAILoadResult": LoadResultNode,
+}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
+    **JOB_DISPLAY,
+    "AliveAIUpload": "Upload (AliveAI)",
+    "AliveAIMediaFromId": "Media From ID (AliveAI)",
+    "AliveAILoadResult": "Load Result (AliveAI)",
+}

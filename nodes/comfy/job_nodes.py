@@ -1,0 +1,98 @@
+"""Node classes for the create operations, made from the operation table.
+
+Each class is three attributes over `JobNode`: the operation, its node key and its display
+name. Inputs, tooltips, validation and outputs all come from the table entry.
+"""
+from __future__ import annotations
+
+from ..api import JOBS
+from ..api.schema import VIDEO, Operation
+from ..errors import AliveAIError
+from . import runtime, session
+from .handles import MEDIA
+from .outputs import image_outputs, video_outputs
+from .widgets import input_types, widget_values
+
+# Node names that read better than the doc's for the two core operations (API.md calls them
+# "Create Image Generation" and "Create Video Generation").
+NAMES = {"create_prompt": "Create Image", "create_image_to_video": "Image To Video"}
+
+
+def node_key(op: Operation) -> str:
+    name = NAMES.get(op.key, op.name)
+    return "AliveAI" + "".join(w[:1].upper() + w[1:] for w in name.replace("-", " ").split())
+
+
+def display_name(op: Operation) -> str:
+    return f"{NAMES.get(op.key, op.name)} (AliveAI)"
+
+
+class JobNode:
+    OP: Operation
+    FUNCTION = "run"
+    RUNNING_TIMEOUT: float | None = 1800.0   # running time only; the queue wait is never counted
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return input_types(cls.OP)
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, **kwargs):
+        """Runs when the prompt is queued: the doc's limits on widget values, before anything is
+        billed. Linked inputs arrive as None and are checked at run time."""
+        try:
+            values = widget_values(cls.OP, kwargs)
+            runtime_check(cls.OP, values, cls.LABEL)
+        except AliveAIError as e:
+            return str(e)
+        return True
+
+    async def run(self, unique_id=None, **kwargs):
+        out = await runtime.run_in_thread(runtime.execute, self.OP, self.LABEL, kwargs, unique_id,
+                                          running_timeout=self.RUNNING_TIMEOUT)
+        store = session.store()
+        make = video_outputs if self.OP.returns == VIDEO else image_outputs
+        return make(store, out.refs, out.files, out.prompt_ids)
+
+
+def runtime_check(op: Operation, values: dict, label: str) -> None:
+    """Check the present values against the table; required fields that are linked (absent
+    here) are checked at run time."""
+    from ..api import SHAPES
+    from ..api.validate import check_value
+
+    for f in op.fields:
+        if f.name in values:
+            check_value(label, f, values[f.name], SHAPES, f.name)
+    for f in op.fields:
+        if f.only_with and f.name in values and f.only_with[0] in values:
+            other, allowed = f.only_with
+            if values[other] not in allowed:
+                from ..errors import ValidationError
+                raise ValidationError(f"'{f.name}' applies only when '{other}' is {' or '.join(allowed)}; "
+                                      "set it to (not set)", operation=label, field=f.name)
+
+
+def make_job_node(op: Operation) -> type:
+    returns = ("VIDEO" if op.returns == VIDEO else "IMAGE", MEDIA, "STRING", "STRING")
+    first = "video" if op.returns == VIDEO else "image"
+    attrs = {
+        "OP": op,
+        "LABEL": display_name(op),
+        "CATEGORY": f"AliveAI/{op.category}",
+        "DESCRIPTION": (op.doc or op.name) + f". AliveAI operation {op.name} ({op.method} {op.path}). "
+                       "Paid job: results are saved under output/aliveai/<prompt_id>/.",
+        "RETURN_TYPES": returns,
+        "RETURN_NAMES": (first, "media", "media_id", "prompt_id"),
+        "OUTPUT_TOOLTIPS": (
+            f"The result {first}" + (" (all results of a batch, in order)." if first == "image" else "."),
+            "Media handle: connect it to the next AliveAI node to chain without re-upload.",
+            "Media id(s) of the result, comma-separated.",
+            "The AliveAI prompt_id(s): Load Result (AliveAI) fetches the result again without a new job.",
+        ),
+    }
+    return type(node_key(op), (JobNode,), attrs)
+
+
+JOB_NODES: dict[str, type] = {node_key(op): make_job_node(op) for op in JOBS}
+JOB_DISPLAY: dict[str, str] = {node_key(op): display_name(op) for op in JOBS}

@@ -1,0 +1,329 @@
+"""How an AliveAI node runs: resolve its media inputs (upload once, or take the upstream
+handle), submit the job, follow it with progress on the node, save and decode the result.
+
+All of it is blocking code run in a worker thread by the node's async FUNCTION, so independent
+remote nodes of one graph run concurrently. An interrupt (ComfyUI's flag, or the task being
+cancelled) stops following within a second and removes the job from AliveAI's queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import api, media
+from ..api.schema import Operation
+from ..client import Completed, Failed, Notice, Queued, Running
+from ..client.client import AliveAIClient
+from ..errors import AliveAIError, JobCancelledError, ValidationError
+from ..store import ResultStore
+from . import bridge, session
+from .handles import MediaHandle, MediaRef
+from .widgets import MediaSlot, media_slots, widget_values
+
+log = logging.getLogger("aliveai")
+
+MAX_PARALLEL_JOBS = 4  # one job per batch item; AliveAI caps pending jobs per account
+
+
+@dataclass
+class Source:
+    """One resolved media input: a media id, where it came from, and its content for uploads."""
+
+    media_id: str | None
+    prompt_id: str | None = None
+    uploaded: bool = False
+    upload: Any = None          # callable returning (media_id, media_type) when not yet uploaded
+
+
+@dataclass
+class JobResult:
+    prompt_id: str
+    refs: list[MediaRef]
+    files: list[Any]            # paths, in media order
+    seed: str | None = None
+
+
+@dataclass
+class RunOutput:
+    results: list[JobResult] = field(default_factory=list)
+
+    @property
+    def refs(self) -> list[MediaRef]:
+        return [r for j in self.results for r in j.refs]
+
+    @property
+    def files(self) -> list:
+        return [f for j in self.results for f in j.files]
+
+    @property
+    def prompt_ids(self) -> str:
+        return ",".join(j.prompt_id for j in self.results)
+
+
+class Status:
+    """Progress for one node: the bar from websocket %, and a text line (queue, %, elapsed)."""
+
+    def __init__(self, node_id: str | None, jobs: int):
+        self.node_id = node_id
+        self.bar = bridge.progress_bar(100, node_id)
+        self.t0 = time.monotonic()
+        self.jobs = jobs
+        self.progress = [0.0] * jobs
+        self.text = [""] * jobs
+        self._last_sent = 0.0
+        self._lock = threading.Lock()
+
+    def update(self, index: int, ev: Any) -> None:
+        with self._lock:
+            if isinstance(ev, Queued):
+                self.text[index] = f"queued #{ev.position}" if ev.position else "queued"
+            elif isinstance(ev, Running):
+                self.progress[index] = ev.progress
+                self.text[index] = f"running {ev.progress:.0f}%"
+            elif isinstance(ev, Notice):
+                self.text[index] = ev.text[:120]
+            elif isinstance(ev, str):
+                self.text[index] = ev
+            now = time.monotonic()
+            if now - self._last_sent < 0.2 and not isinstance(ev, (Running, str)):
+                return
+            self._last_sent = now
+            value = sum(self.progress) / self.jobs
+            line = " · ".join(t for t in self.text if t) or "waiting"
+        self.bar.update_absolute(value, 100)
+        self.send(f"{line} · {self.elapsed():.0f} s")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def send(self, text: str) -> None:
+        bridge.send_text(text, self.node_id)
+
+
+def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str) -> Source:
+    """A deferred upload of one IMAGE/MASK batch item (hash now, upload when needed, once)."""
+    scope = session.account_scope(client.settings)
+    key = f"{scope}|{media.pixel_hash(tensor_item, kind='mask' if kind == 'mask' else 'image')}"
+
+    def do_upload() -> tuple[str, str]:
+        png = (media.mask_to_pngs if kind == "mask" else media.image_to_pngs)(tensor_item)[0]
+        return client.upload(png, f"comfyui-{kind}.png")
+
+    cached = media.UPLOADS.get(key)
+    if cached:
+        return Source(cached[0], uploaded=True)
+    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload))
+
+
+def video_source(client: AliveAIClient, video: Any) -> Source:
+    scope = session.account_scope(client.settings)
+
+    def do_upload() -> tuple[str, str]:
+        src, _ = media.video_source_bytes(video)
+        try:
+            return client.upload(src, "comfyui-video.mp4")
+        finally:
+            media.release_video_source(src)
+
+    src, _ = media.video_source_bytes(video)
+    try:
+        key = f"{scope}|video|{media.file_sha256(src)}"
+    finally:
+        media.release_video_source(src)
+    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload))
+
+
+def resolve_slot(client: AliveAIClient, op: Operation, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
+    """The sources connected to one media slot, one per batch item. Priority: handle, id, tensor."""
+    handle: MediaHandle | None = kwargs.get(slot.handle_input)
+    media_id = (kwargs.get(slot.id_input) or "").strip()
+    tensor = kwargs.get(slot.tensor_input)
+    want = "VIDEO" if slot.field.media == "video" else "IMAGE"
+    if handle is not None:
+        refs = handle.of_type(want)
+        if not refs:
+            types = ", ".join(sorted({r.media_type for r in handle.items}))
+            raise ValidationError(f"'{slot.handle_input}' carries {types} media, but {slot.field.name} needs {want}",
+                                  operation=label, field=slot.handle_input, limit=want)
+        return [Source(r.media_id, r.prompt_id, r.uploaded) for r in refs]
+    if media_id:
+        return [Source(m.strip()) for m in media_id.split(",") if m.strip()]
+    if tensor is None:
+        return []
+    if slot.field.media == "video":
+        return [video_source(client, tensor)]
+    if slot.field.media == "mask":
+        if media.mask_is_empty(tensor):
+            return []  # LoadImage's 64x64 zero mask for images without alpha means "no mask"
+        if tensor.dim() == 2:
+            tensor = tensor.unsqueeze(0)
+        return [upload_source(client, "mask", tensor[i:i + 1], label) for i in range(tensor.shape[0])]
+    if tensor.dim() == 3:
+        tensor = tensor.unsqueeze(0)
+    return [upload_source(client, "image", tensor[i:i + 1], label) for i in range(tensor.shape[0])]
+
+
+def _fit_masks(kwargs: dict, slots: tuple[MediaSlot, ...]) -> dict:
+    """Masks are resized to the image they go with (LoadImage masks may differ in size)."""
+    image = kwargs.get("image")
+    out = dict(kwargs)
+    for s in slots:
+        m = kwargs.get(s.tensor_input)
+        if s.field.media == "mask" and m is not None and image is not None and not media.mask_is_empty(m):
+            h, w = int(image.shape[-3]), int(image.shape[-2])
+            if tuple(m.shape[-2:]) != (h, w):
+                out[s.tensor_input] = media.fit_mask(m, h, w)
+    return out
+
+
+def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list[tuple[dict, dict]]:
+    """Validate everything locally and return, per job, (values with media placeholders, sources).
+    Raises ValidationError before any upload or create."""
+    values = widget_values(op, kwargs)
+    for f in op.fields:  # nested objects from the parameter-builder nodes
+        if f.shape and kwargs.get(f.name) is not None:
+            values[f.name] = kwargs[f.name]
+    slots = media_slots(op)
+    kwargs = _fit_masks(kwargs, slots)
+    per_slot = {s.slot: resolve_slot(client, op, s, kwargs, label) for s in slots}
+    for s in slots:
+        if s.field.required and not per_slot[s.slot]:
+            raise ValidationError(f"connect an {s.tensor_input}, an {s.handle_input} or an {s.id_input} "
+                                  f"({s.field.name} is required)", operation=label, field=s.field.name,
+                                  limit="required")
+    n = max((len(v) for v in per_slot.values()), default=1) or 1
+    jobs = []
+    for i in range(n):
+        vals = dict(values)
+        sources = {}
+        for s in slots:
+            items = per_slot[s.slot]
+            if not items:
+                continue
+            src = items[i] if len(items) > 1 else items[0]  # a single mask or last frame serves every item
+            sources[s.field.name] = src
+            vals[s.field.name] = src.media_id or "pending-upload"
+        primary = next((sources[s.field.name] for s in slots if s.field.name in sources), None)
+        created = next((f for f in op.fields if f.from_prompt), None)
+        if created is not None and primary is not None:
+            # An upload has no prompt; AliveAI's doc does not say what to send then (API.md §10.2).
+            # We send the upload's media id, the closest thing to an origin it has.
+            vals[created.name] = primary.prompt_id or primary.media_id or "pending-upload"
+        if any(f.name == "customImage" for f in op.fields) and primary is not None and primary.uploaded:
+            vals["customImage"] = True
+        api.prepare(op, vals)  # every limit of the doc, before anything is sent
+        jobs.append((vals, sources))
+    return jobs
+
+
+def _materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[str, ...]]:
+    vals = dict(vals)
+    created = next((f.name for f in op.fields if f.from_prompt), None)
+    for name, src in sources.items():
+        if src.media_id is None:
+            src.media_id, _ = src.upload()
+        vals[name] = src.media_id
+        if created and vals.get(created) == "pending-upload":
+            vals[created] = src.prompt_id or src.media_id
+    return vals, tuple(s.media_id for s in sources.values() if s.media_id)
+
+
+def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore, vals: dict, sources: dict,
+            status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
+    vals, input_ids = _materialize(op, vals, sources)
+    should_stop = lambda: stop.is_set() or bridge.is_interrupted()  # noqa: E731 - a one-line predicate reads best here
+    status.update(index, "submitting")
+    job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
+    store.log_job("submitted", job.prompt_id, operation=op.key, request=vals)
+    status.update(index, "queued")
+    done: Completed | None = None
+    for ev in job.events(running_timeout=running_timeout):
+        if should_stop():
+            outcome = job.cancel()
+            store.log_job("cancelled", job.prompt_id, outcome=outcome)
+            what = {"removed": "removed from the AliveAI queue",
+                    "running": "already running on AliveAI: it will finish (and may be billed); "
+                               "load it later with Load Result",
+                    "gone": "no longer queued on AliveAI"}.get(outcome, outcome)
+            status.send(f"interrupted: {what} · prompt {job.prompt_id}")
+            raise JobCancelledError(f"interrupted; the job was {what}", operation=label, prompt_id=job.prompt_id)
+        if isinstance(ev, Failed):
+            store.log_job("failed", job.prompt_id, error=str(ev.error))
+            raise ev.error.with_context(operation=label, prompt_id=job.prompt_id)
+        if isinstance(ev, Completed):
+            done = ev
+            break
+        status.update(index, ev)
+    if done is None:
+        raise JobCancelledError("stopped before the job finished", operation=label, prompt_id=job.prompt_id)
+    status.update(index, "downloading")
+    return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
+
+
+def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultStore, prompt_id: str, done: Completed,
+                request: dict | None = None, seed: str | None = None) -> JobResult:
+    refs, files, recorded = [], [], []
+    for i, m in enumerate(done.medias):
+        path = store.media_path(prompt_id, m.id, m.type, i)
+        if not path.is_file():
+            try:
+                client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label)
+            except AliveAIError as e:
+                e.with_context(prompt_id=prompt_id)
+                raise
+        refs.append(MediaRef(m.id, m.type, prompt_id))
+        files.append(path)
+        recorded.append({"id": m.id, "type": m.type, "file": str(path.relative_to(store.root.parent).as_posix())})
+    store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})
+    store.log_job("completed", prompt_id, medias=[r.media_id for r in refs])
+    return JobResult(prompt_id, refs, files, seed)
+
+
+def execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
+            running_timeout: float | None = None) -> RunOutput:
+    """The whole blocking run of a job node."""
+    client = session.client()
+    if not client.settings.has_credentials:
+        from ..errors import ConfigError
+        raise ConfigError("no AliveAI credentials.", operation=label)
+    jobs = plan(op, label, kwargs, client)
+    store = session.store()
+    status = Status(node_id, len(jobs))
+    out = RunOutput()
+    if len(jobs) == 1:
+        out.results.append(run_one(op, label, client, store, *jobs[0], status, 0, stop, running_timeout))
+    else:
+        with ThreadPoolExecutor(min(MAX_PARALLEL_JOBS, len(jobs)), thread_name_prefix="aliveai-job") as pool:
+            futs = [pool.submit(run_one, op, label, client, store, vals, srcs, status, i, stop, running_timeout)
+                    for i, (vals, srcs) in enumerate(jobs)]
+            try:
+                out.results.extend(f.result() for f in futs)
+            except BaseException:
+                stop.set()
+                raise
+    kinds = {r.media_type for r in out.refs}
+    noun = "video" if kinds == {"VIDEO"} else "image"
+    n = len(out.refs)
+    status.bar.update_absolute(100, 100)
+    status.send(f"done in {status.elapsed():.1f} s · {n} {noun}{'s' if n != 1 else ''} · prompt {out.prompt_ids}")
+    return out
+
+
+async def run_in_thread(fn, *args, **kwargs):
+    """Run blocking node work in a thread; if the task is cancelled (another node failed, or
+    the prompt was interrupted) tell the work to stop so the thread ends within a second."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(fn, *args, stop=stop, **kwargs)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
+    except JobCancelledError:
+        if bridge.is_interrupted():
+            bridge.raise_interrupted()
+        raise

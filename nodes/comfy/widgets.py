@@ -1,0 +1,214 @@
+"""Table fields -> ComfyUI inputs, and widget values -> request values. One place for both
+directions, so INPUT_TYPES, VALIDATE_INPUTS and the run share the same rules:
+
+- required fields are widgets in "required"; optional ones in "optional";
+- an optional enum gets a leading "(not set)" choice, an optional number without a doc default
+  gets a sentinel one below its minimum, an optional boolean without a default is sent only
+  when true, an optional string is sent only when not empty: unset fields are omitted;
+- media-id fields become sockets (IMAGE / MASK / VIDEO, a media handle, or a media-id string);
+- nested objects become sockets of their own type, filled by the parameter-builder nodes;
+- `createdFromPromptId` is never a widget: it comes from the upstream media handle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.schema import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, Operation
+from .handles import MEDIA
+
+UNSET = "(not set)"
+SEED_MAX = 2**53 - 1          # the frontend's numbers are exact up to 2^53; the API takes up to 18 digits
+INT_MAX = 2**31 - 1
+FLOAT_MAX = 1_000_000.0
+AUTO_FIELDS = frozenset({"customImage"})  # filled by the node: true when the source image was uploaded
+
+SHAPE_SOCKETS = {
+    "PoseRequest": "ALIVEAI_POSE",
+    "FaceSwapRequest": "ALIVEAI_FACE_SWAP",
+    "TemplateRequest": "ALIVEAI_LORAS",
+    "QwenTemplateRequest": "ALIVEAI_EDIT_LORAS",
+    "ClothesRequest": "ALIVEAI_CLOTHES",
+    "CropArea": "ALIVEAI_CROP_AREA",
+    "LlmBuilderPromptRequest": "ALIVEAI_CHARACTER",
+}
+VIDEO_LORAS = "ALIVEAI_VIDEO_LORAS"  # TemplateRequest lists for videos come from the video template catalogs
+MEDIA_SOCKET = {"image": "IMAGE", "mask": "MASK", "video": "VIDEO"}
+
+
+@dataclass(frozen=True)
+class MediaSlot:
+    field: Field
+    slot: str            # "image", "mask", "last_frame", "video"
+
+    @property
+    def tensor_input(self) -> str:
+        return self.slot
+
+    @property
+    def handle_input(self) -> str:
+        return f"{self.slot}_media"
+
+    @property
+    def id_input(self) -> str:
+        return f"{self.slot}_media_id"
+
+
+def media_slots(op: Operation) -> tuple[MediaSlot, ...]:
+    out = []
+    for f in op.fields:
+        if not f.media or f.type != STRING:
+            continue
+        if f.name in ("mediaId", "originalMediaId"):
+            slot = "video" if f.media == "video" else "image"
+        elif f.name == "maskMediaId":
+            slot = "mask"
+        elif f.name == "lastFrameMediaId":
+            slot = "last_frame"
+        else:
+            slot = f.name.removesuffix("MediaId").removesuffix("Id").lower() or "image"
+        out.append(MediaSlot(f, slot))
+    return tuple(out)
+
+
+def socket_type(op: Operation, f: Field) -> str | None:
+    if f.type in (OBJECT, ARRAY) and f.shape:
+        if f.shape == "TemplateRequest" and op.returns == "VIDEO":
+            return VIDEO_LORAS
+        return SHAPE_SOCKETS.get(f.shape, "ALIVEAI_" + f.shape.upper())
+    return None
+
+
+def is_widget(f: Field) -> bool:
+    return not (f.media or f.from_prompt or f.shape or f.name in AUTO_FIELDS)
+
+
+def tooltip(f: Field, extra: str = "") -> str:
+    parts = []
+    if f.deprecated:
+        parts.append("DEPRECATED in the AliveAI doc.")
+    parts.append(f.doc or f.name)
+    limits = [x for x in f.limits() if not x.startswith("one of")]
+    if limits:
+        parts.append("Limits: " + ", ".join(limits) + ".")
+    if f.default is not None:
+        parts.append(f"API default: {f.default}.")
+    if f.only_with:
+        parts.append(f"Only with {f.only_with[0]} = {' or '.join(f.only_with[1])}.")
+    if extra:
+        parts.append(extra)
+    if f.note:
+        parts.append(f"Note: {f.note}.")
+    return " ".join(parts)
+
+
+def _int_bounds(f: Field, sentinel: bool) -> tuple[int, int]:
+    lo = int(f.minimum) if f.minimum is not None else (0 if sentinel else -INT_MAX)
+    hi = int(f.maximum) if f.maximum is not None else INT_MAX
+    return (lo - 1 if sentinel else lo), hi
+
+
+def _initial(f: Field) -> Any:
+    return f.default if f.default is not None else f.suggest
+
+
+def widget_spec(f: Field) -> tuple:
+    """The ComfyUI input spec of a widget field."""
+    start = _initial(f)
+    if f.name == "seed":
+        return ("INT", {"default": 0, "min": 0, "max": SEED_MAX, "control_after_generate": True,
+                        "tooltip": tooltip(f, "Sent as a digit string. Changing it makes a new paid job; "
+                                              "keep the control on 'fixed' to re-use results.")})
+    if f.enum:
+        if f.required:
+            return (list(f.enum), {"default": start if start in f.enum else f.enum[0], "tooltip": tooltip(f)})
+        return ([UNSET, *f.enum], {"default": start if start in f.enum else UNSET,
+                                   "tooltip": tooltip(f, f"{UNSET} leaves it out of the request.")})
+    if f.type == STRING:
+        multiline = f.max_length is None or f.max_length > 200
+        opts: dict[str, Any] = {"default": start or "", "multiline": multiline,
+                                "tooltip": tooltip(f, "" if f.required else "Empty leaves it out of the request.")}
+        return ("STRING", opts)
+    if f.type == INTEGER:
+        sentinel = not f.required and start is None
+        lo, hi = _int_bounds(f, sentinel)
+        extra = f"{lo} leaves it out of the request." if sentinel else ""
+        return ("INT", {"default": lo if sentinel else int(start if start is not None else max(lo, 0)),
+                        "min": lo, "max": hi, "step": 1, "tooltip": tooltip(f, extra)})
+    if f.type == NUMBER:
+        sentinel = not f.required and start is None
+        lo = float(f.minimum) if f.minimum is not None else (0.0 if sentinel else -FLOAT_MAX)
+        lo = lo - 1 if sentinel else lo
+        hi = float(f.maximum) if f.maximum is not None else FLOAT_MAX
+        extra = f"{lo:g} leaves it out of the request." if sentinel else ""
+        return ("FLOAT", {"default": lo if sentinel else float(start if start is not None else max(lo, 0.0)),
+                          "min": lo, "max": hi, "step": 0.01, "round": 0.001, "tooltip": tooltip(f, extra)})
+    if f.type == BOOLEAN:
+        extra = "" if f.required or start is not None else "Sent only when on."
+        return ("BOOLEAN", {"default": bool(start) if start is not None else False, "tooltip": tooltip(f, extra)})
+    if f.type == ARRAY:  # scalar arrays (e.g. promptType filters): comma-separated text
+        allowed = f" Allowed: {', '.join(f.enum)}." if f.enum else ""
+        return ("STRING", {"default": "", "multiline": False,
+                           "tooltip": tooltip(f, "Comma-separated; empty leaves it out." + allowed)})
+    raise AssertionError(f"no widget for {f.name} ({f.type})")
+
+
+def input_types(op: Operation) -> dict:
+    required: dict[str, tuple] = {}
+    optional: dict[str, tuple] = {}
+    for f in op.fields:
+        if is_widget(f):
+            (required if f.required else optional)[f.name] = widget_spec(f)
+        elif f.shape:
+            spec = (socket_type(op, f), {"tooltip": tooltip(f)})
+            (required if f.required else optional)[f.name] = spec
+    for s in media_slots(op):
+        need = "Required: connect one of these three." if s.field.required else "Optional."
+        kind = MEDIA_SOCKET[s.field.media]
+        optional[s.tensor_input] = (kind, {"tooltip": tooltip(s.field, f"{need} A local {kind} is uploaded once "
+                                                                      "(deduplicated by content).")})
+        optional[s.handle_input] = (MEDIA, {"tooltip": f"{s.field.name} from an earlier AliveAI node "
+                                                      "(no re-upload; fills createdFromPromptId)."})
+        optional[s.id_input] = ("STRING", {"forceInput": True, "tooltip": f"{s.field.name} as a plain media id."})
+    return {"required": required, "optional": optional, "hidden": {"unique_id": "UNIQUE_ID"}}
+
+
+def request_value(f: Field, v: Any) -> Any:
+    """A widget value as the request takes it, or None when it means "not set"."""
+    if v is None:
+        return None
+    if f.name == "seed":
+        return str(int(v))
+    if f.enum and f.type == STRING:
+        return None if v == UNSET else v
+    if f.type == STRING:
+        return v if v != "" or f.required else None
+    if f.type == INTEGER:
+        if not f.required and _initial(f) is None and v <= _int_bounds(f, True)[0]:
+            return None
+        return int(v)
+    if f.type == NUMBER:
+        if not f.required and _initial(f) is None:
+            lo = (float(f.minimum) if f.minimum is not None else 0.0) - 1
+            if v <= lo:
+                return None
+        return float(v)
+    if f.type == BOOLEAN:
+        if not f.required and _initial(f) is None and not v:
+            return None
+        return bool(v)
+    if f.type == ARRAY:
+        items = [x.strip() for x in str(v).split(",") if x.strip()]
+        return items or None
+    return v
+
+
+def widget_values(op: Operation, kwargs: dict) -> dict[str, Any]:
+    """Request values of the widget fields present in `kwargs` (linked inputs arrive as None)."""
+    out = {}
+    for f in op.fields:
+        if is_widget(f) and f.name in kwargs:
+            v = request_value(f, kwargs[f.name])
+            if v is not None:
+                out[f.name] = v
+    return out

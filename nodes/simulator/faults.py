@@ -1,0 +1,119 @@
+"""Failure scenarios the simulator can play, switchable at runtime.
+
+Every scenario is one field of `Faults`, declared with `flag()`, `counter()` or `seconds()`;
+the kind decides how a value from the command line (`--fault name[=value]`) or from
+`POST /_sim/faults` is coerced, and what `reset()` restores. Adding a scenario is one field
+here plus the line of code that honours it. Counters (`http_500 = 3`: "the next three
+requests") are consumed with `take()`, under a lock, because tests set them from their own
+thread while the server's event loop spends them.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+FLAG = "flag"        # on/off
+COUNTER = "counter"  # the next N requests
+SECONDS = "seconds"  # a duration
+
+
+def flag(doc: str) -> Any:
+    return field(default=False, metadata={"kind": FLAG, "doc": doc})
+
+
+def counter(doc: str) -> Any:
+    return field(default=0, metadata={"kind": COUNTER, "doc": doc})
+
+
+def seconds(doc: str) -> Any:
+    return field(default=0.0, metadata={"kind": SECONDS, "doc": doc})
+
+
+@dataclass
+class Faults:
+    ws_refuse: bool = flag("Websocket handshakes are answered HTTP 503.")
+    ws_drop: bool = flag("A prompt websocket is closed (code 1011) right after it sent a running job's first "
+                         "progress event.")
+    job_error: bool = flag("Jobs end with isError true, message 'Simulated failure: GPU out of memory'.")
+    job_hang: bool = flag("Running jobs stop before completing and stay running while this is on.")
+    http_500: int = counter("The next N HTTP requests that are not creates answer 500.")
+    http_429: int = counter("The next N HTTP requests answer 429 with Retry-After: 1.")
+    url_expired: bool = flag("Every media URL is issued already expired (downloads get 403).")
+    slow_seconds: float = seconds("Every HTTP answer is delayed by this many seconds (after the work is done).")
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False,
+                                  metadata={"kind": None})
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.metadata.get("kind"))
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        """{name: "kind: doc"}, for --help and GET /_sim/faults."""
+        return {f.name: f"{f.metadata['kind']}: {f.metadata['doc']}" for f in fields(cls) if f.metadata.get("kind")}
+
+    def set(self, name: str, value: Any = True) -> None:
+        """Set one scenario; `True` means "on" for flags, 1 for counters, 1 s for durations."""
+        kind = self._kind(name)
+        with self._lock:
+            setattr(self, name, _coerce(kind, name, value))
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        for name in values:        # check every name before changing anything
+            self._kind(name)
+        for name, value in values.items():
+            self.set(name, value)
+
+    def apply(self, spec: str) -> None:
+        """`name` or `name=value`, as given to `--fault`."""
+        name, sep, value = spec.partition("=")
+        self.set(name.strip(), value.strip() if sep else True)
+
+    def take(self, name: str) -> bool:
+        """Spend one unit of a counter; True when there was one to spend."""
+        if self._kind(name) != COUNTER:
+            raise ValueError(f"fault {name!r} is not a counter")
+        with self._lock:
+            left = getattr(self, name)
+            if left <= 0:
+                return False
+            setattr(self, name, left - 1)
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            for f in fields(self):
+                if f.metadata.get("kind"):
+                    setattr(self, f.name, f.default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.names()}
+
+    def _kind(self, name: str) -> str:
+        for f in fields(self):
+            if f.name == name and f.metadata.get("kind"):
+                return f.metadata["kind"]
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(self.names())}")
+
+
+def _coerce(kind: str, name: str, value: Any) -> Any:
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if kind == FLAG:
+        if isinstance(value, bool):
+            return value
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        if isinstance(value, int):
+            return bool(value)
+        raise ValueError(f"fault {name!r} takes true or false, got {value!r}")
+    try:
+        number = 1 if value is True else 0 if value is False else float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"fault {name!r} takes a number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"fault {name!r} must not be negative, got {value!r}")
+    return int(number) if kind == COUNTER else float(number)

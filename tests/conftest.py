@@ -1,0 +1,62 @@
+"""Shared fixtures: a real simulator on loopback, a client pointed at it, and a ComfyUI-less
+environment for the nodes (output and user dirs in tmp, status text recorded)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "aliveai" / "API.md"
+
+
+@pytest.fixture
+def sim():
+    from nodes.simulator import SimulatorThread
+
+    with SimulatorThread(job_seconds=0.2) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(sim):
+    from nodes.client.config import resolve
+    from nodes.simulator import DEFAULT_API_KEY
+
+    return resolve(env={"ALIVEAI_BASE_URL": sim.base_url, "ALIVEAI_API_KEY": DEFAULT_API_KEY})
+
+
+@pytest.fixture
+def client(settings):
+    from nodes.client import AliveAIClient
+
+    with AliveAIClient(settings, backoff_factor=0.01) as c:
+        yield c
+
+
+@pytest.fixture
+def comfy(sim, tmp_path, monkeypatch):
+    """The node layer outside ComfyUI, talking to the simulator; returns the recorded status texts."""
+    from nodes import media
+    from nodes.comfy import bridge, session
+    from nodes.simulator import DEFAULT_API_KEY
+
+    for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("ALIVEAI_BASE_URL", sim.base_url)
+    monkeypatch.setenv("ALIVEAI_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("ALIVEAI_OUTPUT_DIR", str(tmp_path / "output"))
+    monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "user"))
+    texts: list[tuple[str, str]] = []
+    bridge.set_text_sink(lambda text, node: texts.append((node, text)))
+    session.reset()
+    media.UPLOADS.clear()
+    yield texts
+    bridge.set_text_sink(None)
+    session.reset()
+    media.UPLOADS.clear()
+
+
+def pytest_report_header(config):
+    return f"AliveAI reference: {REFERENCE if REFERENCE.exists() else 'not found'}; cwd {os.getcwd()}"
