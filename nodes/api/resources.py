@@ -4,7 +4,7 @@ helpers, member, poses, profiles, templates, and the two documentation-only webs
 Data only; see operations.py for the conventions. Most paths are INFERRED (API.md §2).
 """
 from . import enums
-from .schema import (ARRAY, BOOLEAN, CODE, DOC, EVENTS, FORM, INFERRED, INTEGER, JSON, NOTHING, OBJECT, PATH, QUERY,
+from .schema import (ARRAY, BINARY, BOOLEAN, CODE, DOC, EVENTS, FORM, INFERRED, INTEGER, JSON, NOTHING, OBJECT, PATH, QUERY,
                      STRING,
                      TEXT, TEXT_PAIR, TOKEN, UPLOAD, Field, Operation)
 
@@ -57,7 +57,7 @@ RESOURCES: tuple[Operation, ...] = (
     # Upload
     op(29, "upload_file", "Upload File", "Upload", "POST", "/upload", INFERRED, UPLOAD, "Library", (
         Field("name", where=FORM, doc="File name of the upload."),
-        Field("image", where=FORM, required=True, doc="The file bytes.", note="binary part"),
+        Field("image", BINARY, where=FORM, required=True, doc="The file bytes.", note="binary part"),
     ), doc="Upload a file to the server. Returns a mediaId which can be used to reference the file later.",
        multipart=True),
     # Clothes

@@ -17,6 +17,7 @@ NUMBER = "number"
 BOOLEAN = "boolean"
 OBJECT = "object"
 ARRAY = "array"
+BINARY = "binary"  # file bytes of a multipart part
 
 # Where a field travels.
 BODY = "body"

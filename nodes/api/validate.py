@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ValidationError
-from .schema import ARRAY, BODY, BOOLEAN, FORM, INTEGER, NUMBER, OBJECT, PATH, QUERY, STRING, Field, Operation, Shape
+from .schema import (ARRAY, BINARY, BODY, BOOLEAN, FORM, INTEGER, NUMBER, OBJECT, PATH, QUERY, STRING, Field, Operation,
+                     Shape)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ def check_value(opname: str, f: Field, v: Any, shapes: Mapping[str, Shape], labe
             fail(f"must be at least {_n(f.minimum)} (got {v})", f"minimum {_n(f.minimum)}")
         if f.maximum is not None and v > f.maximum:
             fail(f"must be at most {_n(f.maximum)} (got {v})", f"maximum {_n(f.maximum)}")
+        return v
+    if f.type == BINARY:
+        if not isinstance(v, (bytes, bytearray, memoryview)):
+            fail(f"must be file bytes, got {type(v).__name__}", "binary")
         return v
     if f.type == BOOLEAN:
         if not isinstance(v, bool):

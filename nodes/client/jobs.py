@@ -187,8 +187,8 @@ class _Follow:
                 yield from self._sleep(backoff(failures, base=0.5, cap=8.0) if failures <= WS_MAX_FAILURES else 0)
                 continue
             try:
-                # The job may have finished before we connected: read its state once.
-                end = self._check_prompt(final=False)
+                # The job may have finished (or failed) before we connected: read its state once.
+                end = self._check_prompt(final=False) or self._check_gone()
                 if end is not None:
                     yield end
                     return True
@@ -289,6 +289,21 @@ class _Follow:
                 return
             time.sleep(min(self.heartbeat, left))
             yield self._waiting()
+
+    def _check_gone(self) -> Completed | Failed | None:
+        """A job with no result that is not in the queue either has ended without one (failed or
+        removed); events for it may never come. Checked twice, a second apart, so a job that is
+        just being listed or just finishing is not misread."""
+        for attempt in (0, 1):
+            if self.client.pending_item(self.job.prompt_id) is not None:
+                return None
+            if attempt == 0:
+                time.sleep(1.0)
+                done = self._check_prompt(final=False)
+                if done is not None:
+                    return done
+        return Failed(JobFailedError("the job is no longer queued and has no result: it failed or was removed",
+                                     operation=self.job.op.name, prompt_id=self.job.prompt_id))
 
     def _check_prompt(self, final: bool) -> Completed | Failed | None:
         """Read Get Prompt; with `final` (a completion event without the media) retry a few

@@ -1,4 +1,6 @@
 """The ComfyUI adapter: node classes made from the operation table, plus the library nodes."""
+from .builder_nodes import BUILDER_DISPLAY, BUILDER_NODES
+from .call_nodes import CALL_DISPLAY, CALL_NODES
 from .job_nodes import JOB_DISPLAY, JOB_NODES
 from .library_nodes import LoadResultNode, MediaFromIdNode, UploadNode
 
@@ -7,10 +9,14 @@ NODE_CLASS_MAPPINGS: dict[str, type] = {
     "AliveAIUpload": UploadNode,
     "AliveAIMediaFromId": MediaFromIdNode,
     "AliveAILoadResult": LoadResultNode,
+    **CALL_NODES,
+    **BUILDER_NODES,
 }
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
     **JOB_DISPLAY,
     "AliveAIUpload": "Upload (AliveAI)",
     "AliveAIMediaFromId": "Media From ID (AliveAI)",
     "AliveAILoadResult": "Load Result (AliveAI)",
+    **CALL_DISPLAY,
+    **BUILDER_DISPLAY,
 }

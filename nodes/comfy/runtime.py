@@ -13,13 +13,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import api, media
 from ..api.schema import Operation
-from ..client import Completed, Failed, Notice, Queued, Running
+from ..client import Completed, Failed, Media, Notice, Queued, Running
 from ..client.client import AliveAIClient
-from ..errors import AliveAIError, JobCancelledError, ValidationError
+from ..errors import AliveAIError, ConfigError, JobCancelledError, ValidationError
 from ..store import ResultStore
 from . import bridge, session
 from .handles import MediaHandle, MediaRef
@@ -138,7 +139,7 @@ def video_source(client: AliveAIClient, video: Any) -> Source:
     return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload))
 
 
-def resolve_slot(client: AliveAIClient, op: Operation, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
+def resolve_slot(client: AliveAIClient, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
     """The sources connected to one media slot, one per batch item. Priority: handle, id, tensor."""
     handle: MediaHandle | None = kwargs.get(slot.handle_input)
     media_id = (kwargs.get(slot.id_input) or "").strip()
@@ -190,7 +191,7 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
             values[f.name] = kwargs[f.name]
     slots = media_slots(op)
     kwargs = _fit_masks(kwargs, slots)
-    per_slot = {s.slot: resolve_slot(client, op, s, kwargs, label) for s in slots}
+    per_slot = {s.slot: resolve_slot(client, s, kwargs, label) for s in slots}
     for s in slots:
         if s.field.required and not per_slot[s.slot]:
             raise ValidationError(f"connect an {s.tensor_input}, an {s.handle_input} or an {s.id_input} "
@@ -221,7 +222,7 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
     return jobs
 
 
-def _materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[str, ...]]:
+def materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[str, ...]]:
     vals = dict(vals)
     created = next((f.name for f in op.fields if f.from_prompt), None)
     for name, src in sources.items():
@@ -235,7 +236,7 @@ def _materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[
 
 def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore, vals: dict, sources: dict,
             status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
-    vals, input_ids = _materialize(op, vals, sources)
+    vals, input_ids = materialize(op, vals, sources)
     should_stop = lambda: stop.is_set() or bridge.is_interrupted()  # noqa: E731 - a one-line predicate reads best here
     status.update(index, "submitting")
     job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
@@ -267,8 +268,21 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
 
 def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultStore, prompt_id: str, done: Completed,
                 request: dict | None = None, seed: str | None = None) -> JobResult:
-    refs, files, recorded = [], [], []
-    for i, m in enumerate(done.medias):
+    refs, files = download_medias(label, client, store, prompt_id, list(enumerate(done.medias)))
+    recorded = [{"id": r.media_id, "type": r.media_type, "file": str(p.relative_to(store.root.parent).as_posix())}
+                for r, p in zip(refs, files, strict=True)]
+    store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})
+    store.log_job("completed", prompt_id, medias=[r.media_id for r in refs])
+    return JobResult(prompt_id, refs, files, seed)
+
+
+def download_medias(label: str, client: AliveAIClient, store: ResultStore, prompt_id: str,
+                    medias: list[tuple[int, Media]]) -> tuple[list[MediaRef], list[Path]]:
+    """Download (index, media) pairs of one prompt into the store, skipping files already there.
+    No sidecar: only `save_result` writes one, for a prompt's complete result, so Load Result
+    never mistakes a partial download (e.g. a listing's thumbnail) for the whole result."""
+    refs, files = [], []
+    for i, m in medias:
         path = store.media_path(prompt_id, m.id, m.type, i)
         if not path.is_file():
             try:
@@ -278,19 +292,21 @@ def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultSto
                 raise
         refs.append(MediaRef(m.id, m.type, prompt_id))
         files.append(path)
-        recorded.append({"id": m.id, "type": m.type, "file": str(path.relative_to(store.root.parent).as_posix())})
-    store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})
-    store.log_job("completed", prompt_id, medias=[r.media_id for r in refs])
-    return JobResult(prompt_id, refs, files, seed)
+    return refs, files
+
+
+def require_client(label: str) -> AliveAIClient:
+    """The client for the current settings, or a ConfigError naming the node before any work."""
+    client = session.client()
+    if not client.settings.has_credentials:
+        raise ConfigError("no AliveAI credentials.", operation=label)
+    return client
 
 
 def execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
             running_timeout: float | None = None) -> RunOutput:
     """The whole blocking run of a job node."""
-    client = session.client()
-    if not client.settings.has_credentials:
-        from ..errors import ConfigError
-        raise ConfigError("no AliveAI credentials.", operation=label)
+    client = require_client(label)
     jobs = plan(op, label, kwargs, client)
     store = session.store()
     status = Status(node_id, len(jobs))

@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..api import SHAPES
 from ..api.schema import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, Operation
+from ..api.validate import check_value
+from ..errors import AliveAIError, ValidationError
 from .handles import MEDIA
 
 UNSET = "(not set)"
@@ -102,6 +105,10 @@ def tooltip(f: Field, extra: str = "") -> str:
     return " ".join(parts)
 
 
+def is_id(f: Field) -> bool:
+    return f.name == "id" or f.name.endswith("Id")
+
+
 def _int_bounds(f: Field, sentinel: bool) -> tuple[int, int]:
     lo = int(f.minimum) if f.minimum is not None else (0 if sentinel else -INT_MAX)
     hi = int(f.maximum) if f.maximum is not None else INT_MAX
@@ -125,7 +132,8 @@ def widget_spec(f: Field) -> tuple:
         return ([UNSET, *f.enum], {"default": start if start in f.enum else UNSET,
                                    "tooltip": tooltip(f, f"{UNSET} leaves it out of the request.")})
     if f.type == STRING:
-        multiline = f.max_length is None or f.max_length > 200
+        # Ids are pasted, never written: a one-line box (a text area would hide a stray newline).
+        multiline = (f.max_length is None or f.max_length > 200) and not is_id(f)
         opts: dict[str, Any] = {"default": start or "", "multiline": multiline,
                                 "tooltip": tooltip(f, "" if f.required else "Empty leaves it out of the request.")}
         return ("STRING", opts)
@@ -212,3 +220,27 @@ def widget_values(op: Operation, kwargs: dict) -> dict[str, Any]:
             if v is not None:
                 out[f.name] = v
     return out
+
+
+def runtime_check(op: Operation, values: dict, label: str) -> None:
+    """Check the present values against the table; required fields that are linked (absent
+    here) are checked at run time."""
+    for f in op.fields:
+        if f.name in values:
+            check_value(label, f, values[f.name], SHAPES, f.name)
+    for f in op.fields:
+        if f.only_with and f.name in values and f.only_with[0] in values:
+            other, allowed = f.only_with
+            if values[other] not in allowed:
+                raise ValidationError(f"'{f.name}' applies only when '{other}' is {' or '.join(allowed)}; "
+                                      "set it to (not set)", operation=label, field=f.name)
+
+
+def queue_check(op: Operation, label: str, kwargs: dict) -> bool | str:
+    """VALIDATE_INPUTS of a table node: the doc's limits on its widget values when the prompt is
+    queued, before anything is billed. Linked inputs arrive as None and are checked at run time."""
+    try:
+        runtime_check(op, widget_values(op, kwargs), label)
+    except AliveAIError as e:
+        return str(e)
+    return True

@@ -37,7 +37,7 @@ class Faults:
     ws_drop: bool = flag("A prompt websocket is closed (code 1011) right after it sent a running job's first "
                          "progress event.")
     job_error: bool = flag("Jobs end with isError true, message 'Simulated failure: GPU out of memory'.")
-    job_hang: bool = flag("Running jobs stop before completing and stay running while this is on.")
+    job_hang: bool = flag("Running jobs stop short of their last progress step and stay running while this is on.")
     http_500: int = counter("The next N HTTP requests that are not creates answer 500.")
     http_429: int = counter("The next N HTTP requests answer 429 with Retry-After: 1.")
     url_expired: bool = flag("Every media URL is issued already expired (downloads get 403).")

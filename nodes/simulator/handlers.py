@@ -169,7 +169,7 @@ async def upload_file(call: Call) -> web.StreamResponse:
     if too_big:
         raise Reply(413, f"File too large: the limit is {limit} bytes")
     try:
-        check_fields(call.op.name, call.op.fields_in(FORM), {"name": name, "image": "<file>" if data else None},
+        check_fields(call.op.name, call.op.fields_in(FORM), {"name": name, "image": data or None},
                      {}, prefix="")
     except ValidationError as e:
         raise Reply(400, e.message) from None

@@ -128,12 +128,10 @@ class Engine:
             for i, progress in enumerate(steps):
                 if i:
                     await asyncio.sleep(interval)
+                while i == len(steps) - 1 and sim.faults.job_hang:   # stuck short of the last step
+                    await asyncio.sleep(0.05)
                 job.progress = int(progress)
                 self.publish(job)
-            while sim.faults.job_hang:
-                await asyncio.sleep(0.05)
-            if job.status != RUNNING:     # deleted meanwhile
-                return
             if sim.faults.job_error:
                 job.status, job.error = FAILED, GPU_FAILURE
             else:
@@ -203,6 +201,3 @@ def video_size(source: Any, scale: int) -> tuple[int, int]:
     limit = VIDEO_MAX_SIDE * (scale if source.media_type == "VIDEO" else 1)
     factor = min(1.0, limit / max(w, h))
     return max(2, int(w * factor) // 2 * 2), max(2, int(h * factor) // 2 * 2)
-
-
-__all__ = ["Engine", "produce", "GPU_FAILURE", "REMOVED_MESSAGE", "DELETED"]

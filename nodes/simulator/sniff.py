@@ -45,6 +45,6 @@ def size_of(blob: bytes, ext: str) -> tuple[int, int] | None:
             with av.open(io.BytesIO(blob)) as container:
                 stream = container.streams.video[0]
                 return stream.codec_context.width, stream.codec_context.height
-    except Exception:  # any decoder failure just means "size unknown"
+    except Exception:  # noqa: BLE001 -- any decoder failure just means "size unknown"
         return None
     return None

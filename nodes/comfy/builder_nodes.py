@@ -1,0 +1,307 @@
+"""Parameter-builder nodes: the nested request objects of API.md §4 (pose, face swap, LoRA
+stacks, clothes, crop area, character), each output on its own socket type so it can only be
+connected where the table takes that object.
+
+Widgets and tooltips come from the shapes in `nodes/api/shapes.py` through the same
+`widget_spec` / `request_value` as the operation nodes, and every object is checked with the
+table's own `check_fields` before it leaves the node, so a bad value is reported by the node
+that holds it. Outputs are plain dicts and lists, new on every run: they go into the request as
+they are, and ComfyUI's output cache can hold them safely.
+
+Rules the table cannot state get one small named check each: a pose or clothes needs an id or a
+prompt, a LoRA slot with settings needs an id, and a stack may not grow past the consuming
+field's `max_items`. Face Swap uploads its face images, and that happens at run time in a worker
+thread like every other upload, never while the graph is validated.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from ..api import OPERATIONS, SHAPES
+from ..api.schema import Field
+from ..api.validate import check_fields, check_value
+from ..errors import AliveAIError, ValidationError
+from . import runtime
+from .handles import MEDIA
+from .job_nodes import display_name
+from .widgets import SHAPE_SOCKETS, VIDEO_LORAS, MediaSlot, is_widget, request_value, socket_type, tooltip, widget_spec
+
+CATEGORY = "AliveAI/Parameters"
+PENDING = "pending-upload"
+
+
+def consumers(socket: str) -> list[tuple[str, Field]]:
+    """(node display name, field) of every table field that takes `socket`."""
+    return [(display_name(op), f) for op in OPERATIONS for f in op.fields if f.shape and socket_type(op, f) == socket]
+
+
+def consumer_names(socket: str) -> str:
+    return ", ".join(sorted({name for name, _ in consumers(socket)}))
+
+
+def used_by(socket: str) -> str:
+    names = consumer_names(socket)
+    return f"Connect it to: {names}." if names else ""
+
+
+def widget_values(fields: tuple[Field, ...], kwargs: dict, prefix: str = "") -> dict[str, Any]:
+    """Request values of the widgets present in kwargs (`prefix` + wire name), unset ones left out."""
+    out = {}
+    for f in fields:
+        if is_widget(f) and kwargs.get(prefix + f.name) is not None:
+            v = request_value(f, kwargs[prefix + f.name])
+            if v is not None:
+                out[f.name] = v
+    return out
+
+
+def any_linked(fields: tuple[Field, ...], kwargs: dict, prefix: str = "") -> bool:
+    """At queue time a widget turned into a linked input arrives as None: whole-object rules wait."""
+    return any(is_widget(f) and kwargs.get(prefix + f.name) is None for f in fields)
+
+
+def builder_widget(f: Field) -> tuple:
+    """widget_spec, with text areas only for prompts: ids, types and model names are one line."""
+    kind, opts = widget_spec(f)
+    if kind == "STRING" and not f.name.endswith("Prompt") and (f.max_length or 0) <= 250:
+        opts = {**opts, "multiline": False}
+    return kind, opts
+
+
+def check_present(label: str, fields: tuple[Field, ...], values: dict, prefix: str = "") -> None:
+    for f in fields:
+        if f.name in values:
+            check_value(label, f, values[f.name], SHAPES, prefix + f.name)
+
+
+class ShapeBuilder:
+    """One object from widgets. Subclasses set SHAPE, SOCKET, LABEL (and OVERRIDES, rules())."""
+
+    SHAPE: str
+    SOCKET: str
+    LABEL: str
+    OVERRIDES: dict[str, dict] = {}   # field -> Field attributes replaced for the widget (suggestions)
+    partial_at_queue = False          # True when part of the object only exists at run time
+    CATEGORY = CATEGORY
+    FUNCTION = "run"
+
+    @classmethod
+    def fields(cls) -> tuple[Field, ...]:
+        return tuple(replace(f, **cls.OVERRIDES.get(f.name, {})) for f in SHAPES[cls.SHAPE].fields)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        required, optional = {}, {}
+        for f in cls.fields():
+            if is_widget(f):
+                (required if f.required else optional)[f.name] = builder_widget(f)
+        return {"required": required, "optional": optional}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, **kwargs):
+        try:
+            values = widget_values(cls.fields(), kwargs)
+            if cls.partial_at_queue or any_linked(cls.fields(), kwargs):
+                check_present(cls.LABEL, cls.fields(), values)
+            else:
+                cls.build(values)
+        except AliveAIError as e:
+            return str(e)
+        return True
+
+    @classmethod
+    def build(cls, values: dict) -> dict:
+        obj = check_fields(cls.LABEL, cls.fields(), values, SHAPES, prefix="")
+        cls.rules(obj)
+        return obj
+
+    @classmethod
+    def rules(cls, obj: dict) -> None:
+        """Whole-object rules the table cannot state; none by default."""
+
+    def run(self, **kwargs):
+        return (self.build(widget_values(self.fields(), kwargs)),)
+
+
+def one_of(label: str, obj: dict, names: tuple[str, str]) -> None:
+    if not any(n in obj for n in names):
+        raise ValidationError(f"set '{names[0]}' or '{names[1]}'", operation=label, field=names[0],
+                              limit="one of " + ", ".join(names))
+
+
+class PoseNode(ShapeBuilder):
+    SHAPE, SOCKET, LABEL = "PoseRequest", SHAPE_SOCKETS["PoseRequest"], "Pose (AliveAI)"
+
+    @classmethod
+    def rules(cls, obj: dict) -> None:
+        one_of(cls.LABEL, obj, ("id", "posePrompt"))   # a pose from the catalog, or a custom one
+
+
+class ClothesNode(ShapeBuilder):
+    SHAPE, SOCKET, LABEL = "ClothesRequest", SHAPE_SOCKETS["ClothesRequest"], "Clothes (AliveAI)"
+
+    @classmethod
+    def rules(cls, obj: dict) -> None:
+        one_of(cls.LABEL, obj, ("clothesId", "clothesPrompt"))
+
+
+class CropAreaNode(ShapeBuilder):
+    SHAPE, SOCKET, LABEL = "CropArea", SHAPE_SOCKETS["CropArea"], "Crop Area (AliveAI)"
+    OVERRIDES = {"width": {"suggest": 512}, "height": {"suggest": 512}}   # a 1-pixel default helps nobody
+
+
+class CharacterNode(ShapeBuilder):
+    SHAPE, SOCKET, LABEL = "LlmBuilderPromptRequest", SHAPE_SOCKETS["LlmBuilderPromptRequest"], "Character (AliveAI)"
+
+
+# -- face swap: media ids from an IMAGE batch, a media handle or typed ids --------------------------
+class FaceSwapNode(ShapeBuilder):
+    SHAPE, SOCKET, LABEL = "FaceSwapRequest", SHAPE_SOCKETS["FaceSwapRequest"], "Face Swap (AliveAI)"
+    partial_at_queue = True   # mediaIds come from the face inputs, resolved (and uploaded) at run time
+
+    @classmethod
+    def slot(cls) -> MediaSlot:
+        return MediaSlot(SHAPES[cls.SHAPE].field("mediaIds"), "face")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        spec = super().INPUT_TYPES()
+        s = cls.slot()
+        spec["optional"].update({
+            s.tensor_input: ("IMAGE", {"tooltip": tooltip(s.field, "Each image of the batch is uploaded once "
+                                                                   "(deduplicated by content) and is one face.")}),
+            s.handle_input: (MEDIA, {"tooltip": "Face images from an earlier AliveAI node or the Upload node "
+                                                "(all IMAGE media of the handle, no re-upload)."}),
+            s.id_input: ("STRING", {"default": "", "tooltip": "Face media ids, comma-separated (e.g. a stored face's "
+                                                              "mediaIds). Used when no face_media is connected."}),
+        })
+        spec["hidden"] = {"unique_id": "UNIQUE_ID"}
+        return spec
+
+    async def run(self, unique_id=None, **kwargs):
+        return await runtime.run_in_thread(self.build_with_faces, kwargs)
+
+    @classmethod
+    def build_with_faces(cls, kwargs: dict, stop: threading.Event) -> tuple[dict]:
+        values = widget_values(cls.fields(), kwargs)
+        s = cls.slot()
+        client = runtime.require_client(cls.LABEL)
+        sources = runtime.resolve_slot(client, s, kwargs, cls.LABEL)
+        if not sources:
+            raise ValidationError(f"connect a {s.tensor_input} IMAGE, a {s.handle_input} or set {s.id_input}",
+                                  operation=cls.LABEL, field=s.tensor_input, limit="required")
+        cls.build({**values, "mediaIds": [x.media_id or PENDING for x in sources]})  # check before uploading
+        ids = [x.media_id if x.media_id else x.upload()[0] for x in sources]
+        return (cls.build({**values, "mediaIds": ids}),)
+
+
+# -- LoRA stacks ----------------------------------------------------------------------------------
+class LoraStackNode:
+    """Up to SLOTS LoRAs per node (an empty id skips a slot), appended to an optional upstream
+    stack of the same kind, never past the consuming field's max_items."""
+
+    SHAPE = "TemplateRequest"
+    SOCKET = SHAPE_SOCKETS["TemplateRequest"]
+    LABEL = "LoRA Stack (AliveAI)"
+    CATALOG = "Get Templates (AliveAI)"
+    SLOTS = 3
+    CHAIN = "loras"
+    CATEGORY = CATEGORY
+    FUNCTION = "run"
+
+    @classmethod
+    def limit(cls) -> int:
+        caps = [f.max_items for _, f in consumers(cls.SOCKET) if f.max_items is not None]
+        return min(caps) if caps else 1_000
+
+    @staticmethod
+    def prefix(i: int) -> str:
+        return f"lora{i}_"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        required: dict[str, tuple] = {}
+        for i in range(1, cls.SLOTS + 1):
+            for f in SHAPES[cls.SHAPE].fields:
+                kind, opts = widget_spec(f)
+                if kind == "STRING":
+                    opts["multiline"] = False   # three slots of text areas would bury the node
+                extra = (f"From {cls.CATALOG}; leave empty to skip slot {i}." if f.name == "id" else f"LoRA {i}.")
+                required[cls.prefix(i) + f.name] = (kind, {**opts, "tooltip": tooltip(f, extra)})
+        chain = (cls.SOCKET, {"tooltip": f"A stack from another {cls.LABEL}: this node appends its LoRAs to it "
+                                         f"(at most {cls.limit()} in all)."})
+        return {"required": required, "optional": {cls.CHAIN: chain}}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, **kwargs):
+        try:
+            cls.entries(kwargs, queue_time=True)
+        except AliveAIError as e:
+            return str(e)
+        return True
+
+    @classmethod
+    def entries(cls, kwargs: dict, queue_time: bool = False) -> list[dict]:
+        fields = SHAPES[cls.SHAPE].fields
+        out = []
+        for i in range(1, cls.SLOTS + 1):
+            p = cls.prefix(i)
+            values = widget_values(fields, kwargs, p)
+            if queue_time and any_linked(fields, kwargs, p):
+                check_present(cls.LABEL, fields, values, p)
+                continue
+            ident = str(values.pop("id", "") or "").strip()
+            if not ident:
+                if values:   # settings without an id: a forgotten id, not an unused slot
+                    raise ValidationError(f"'{p}id' is empty but {', '.join(p + k for k in values)} is set",
+                                          operation=cls.LABEL, field=p + "id", limit="required")
+                continue
+            out.append(check_fields(cls.LABEL, fields, {"id": ident, **values}, SHAPES, prefix=p))
+        return out
+
+    def run(self, **kwargs):
+        upstream = [dict(x) for x in kwargs.pop(self.CHAIN, None) or []]
+        own = self.entries(kwargs)
+        if not own:
+            raise ValidationError(f"set at least one id ({self.prefix(1)}id)", operation=self.LABEL,
+                                  field=self.prefix(1) + "id", limit="required")
+        stack, cap = upstream + own, self.limit()
+        if len(stack) > cap:
+            raise ValidationError(f"the stack would hold {len(stack)} LoRAs ({len(upstream)} from '{self.CHAIN}' + "
+                                  f"{len(own)} here); {consumer_names(self.SOCKET)} take at most {cap}",
+                                  operation=self.LABEL, field=self.CHAIN, limit=f"max items {cap}")
+        return (stack,)
+
+
+class EditLoraStackNode(LoraStackNode):
+    SHAPE = "QwenTemplateRequest"
+    SOCKET = SHAPE_SOCKETS["QwenTemplateRequest"]
+    LABEL = "Edit LoRA Stack (AliveAI)"
+    CATALOG = "Get Edit Templates or Get Edit Templates Realism (AliveAI)"
+
+
+class VideoLoraStackNode(LoraStackNode):
+    SOCKET = VIDEO_LORAS
+    LABEL = "Video LoRA Stack (AliveAI)"
+    CATALOG = "Get Video Templates or Get Ltx Video Templates (AliveAI)"
+
+
+def _finish(cls: type, key: str) -> tuple[str, type]:
+    """Node key, plus the attributes every builder shares: outputs and a description naming
+    the nodes that take its object (from the table)."""
+    shape = SHAPES[cls.SHAPE]
+    cls.RETURN_TYPES = (cls.SOCKET,)
+    cls.RETURN_NAMES = (cls.SOCKET.removeprefix("ALIVEAI_").lower(),)
+    cls.OUTPUT_TOOLTIPS = (f"A {shape.name}, checked against the table. {used_by(cls.SOCKET)}",)
+    cls.DESCRIPTION = f"{shape.doc} Builds a {shape.name} ({shape.evidence} field names). {used_by(cls.SOCKET)}"
+    return key, cls
+
+
+BUILDER_NODES: dict[str, type] = dict(_finish(c, k) for c, k in (
+    (PoseNode, "AliveAIPose"), (FaceSwapNode, "AliveAIFaceSwap"), (LoraStackNode, "AliveAILoraStack"),
+    (EditLoraStackNode, "AliveAIEditLoraStack"), (VideoLoraStackNode, "AliveAIVideoLoraStack"),
+    (ClothesNode, "AliveAIClothes"), (CropAreaNode, "AliveAICropArea"), (CharacterNode, "AliveAICharacter"),
+))
+BUILDER_DISPLAY: dict[str, str] = {k: c.LABEL for k, c in BUILDER_NODES.items()}

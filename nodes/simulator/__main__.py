@@ -1,0 +1,61 @@
+"""`python -m nodes.simulator [--port 8765] [--job-seconds 2] [--fault ws_drop] ...` (from the
+repository root): serve the simulator in the foreground until Ctrl-C, printing the base URL
+and the credentials to use."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+from .faults import Faults
+from .runner import make_simulator, serve
+from .state import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    faults = "\n".join(f"  {name}: {text}" for name, text in Faults.describe().items())
+    p = argparse.ArgumentParser(prog="python -m nodes.simulator", description="Local AliveAI API simulator.",
+                                epilog="faults (--fault NAME or NAME=VALUE):\n" + faults,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    p.add_argument("--job-seconds", type=float, default=0.3, help="running time of one job")
+    p.add_argument("--workers", type=int, default=2, help="jobs running at once, across users")
+    p.add_argument("--max-pending", type=int, default=8, help="per-user cap on queued + running jobs")
+    p.add_argument("--url-ttl", type=int, default=3600, help="seconds a media URL stays valid")
+    p.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                   help=f"a valid API key, one user per key (default {DEFAULT_API_KEY})")
+    p.add_argument("--replay-on-connect", action="store_true", help="send the current state when a prompt socket opens")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]", help="switch a fault on")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        sim = make_simulator(args.fault, job_seconds=args.job_seconds, workers=args.workers,
+                             max_pending=args.max_pending, url_ttl=args.url_ttl,
+                             api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+                             replay_on_connect=args.replay_on_connect)
+    except (TypeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def ready(base_url: str) -> None:
+        print(f"AliveAI simulator at {base_url}", flush=True)
+        print(f"  API key: {sim.default_user.api_key}   login: {DEFAULT_EMAIL} / {DEFAULT_PASSWORD}", flush=True)
+        active = {k: v for k, v in sim.faults.as_dict().items() if v}
+        if active:
+            print(f"  faults: {active}", flush=True)
+        print("  Ctrl-C to stop", flush=True)
+
+    async def run() -> None:
+        await serve(sim, args.port, ready, asyncio.Event())
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

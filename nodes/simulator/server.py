@@ -1,0 +1,239 @@
+"""The aiohttp application: routes generated from the operation table, the two websockets,
+signed file downloads, catalog thumbnails, and one middleware for logging and faults.
+
+Every callable operation of `nodes.api.OPERATIONS` becomes a route with its own method and
+path; paths without parameters are registered first, so `GET /prompts/pending` is never read
+as `GET /prompts/{promptId}`. The websocket paths come from the table's two documentation
+entries. The middleware logs each request (credentials masked), applies the HTTP faults and
+turns `Reply` errors into the `{"detail": ...}` bodies clients read (API.md §7.2).
+"""
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from ..api import OPERATIONS, Operation
+from ..api.schema import BODY, EVENTS
+from . import admin, views
+from .handlers import MULTIPART, Call, handler_for
+from .inputs import Reply, check, parse_body, query_values
+from .jobs import Engine
+from .signing import check as check_signature
+from .state import LoggedRequest, Simulator, redact_body
+from .synth import make_png
+
+# Request storage keys are typed from aiohttp 3.13; older versions take the plain string.
+ENTRY: Any = web.RequestKey("entry", LoggedRequest) if hasattr(web, "RequestKey") else "aliveai.entry"
+SIM = web.AppKey("sim", Simulator)
+ENGINE = web.AppKey("engine", Engine)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)
+THUMBS = web.AppKey("thumbs", dict)
+CHUNK = 64 * 1024
+THUMB_GROUPS = ("clothes", "poses", "profiles", "templates")
+EXTRA_PREFIXES = ("/ws/", "/files/", "/thumbs/", "/_sim/")   # routes that are not table operations
+
+
+def detail(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"detail": text}, status=status, headers=headers)
+
+
+def _op_of(request: web.Request) -> Operation | None:
+    route = getattr(request.match_info, "route", None)
+    return getattr(getattr(route, "handler", None), "op", None)
+
+
+def build_app(sim: Simulator) -> web.Application:
+    engine = Engine(sim)
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        entry = sim.log_request(request.method, request.path, request.query.items(), request.headers)
+        request[ENTRY] = entry
+        op = _op_of(request)
+        entry.op = op.key if op else None
+        sim.counters.requests[entry.op or request.path.split("/")[1]] += 1
+        socket = request.headers.get("Upgrade", "").lower() == "websocket"
+        delay = 0.0 if socket else sim.faults.slow_seconds
+        if delay > 0 and request.path.startswith("/files/"):   # streamed: delay before the first byte
+            await asyncio.sleep(delay)
+            delay = 0.0
+        try:
+            if not socket and sim.faults.take("http_429"):
+                resp: web.StreamResponse = detail(429, "Too many requests (simulated)", {"Retry-After": "1"})
+            elif not socket and not (op and op.is_job) and sim.faults.take("http_500"):
+                resp = detail(500, "Internal server error (simulated)")
+            else:
+                resp = await handler(request)
+        except Reply as e:
+            resp = detail(e.status, e.detail, e.headers)
+        except web.HTTPException as e:   # unknown path, wrong method: the same JSON error shape
+            resp = detail(e.status, e.reason, {k: v for k, v in e.headers.items() if k.lower() == "allow"})
+        if delay > 0 and not resp.prepared:   # after the work: a create is made even if the client gives up
+            await asyncio.sleep(delay)
+        entry.status = resp.status
+        return resp
+
+    app = web.Application(middlewares=[observe], client_max_size=sim.config.max_upload_bytes + 1024 * 1024)
+    app[SIM], app[ENGINE], app[SOCKETS], app[THUMBS] = sim, engine, weakref.WeakSet(), {}
+    for op in sorted((o for o in OPERATIONS if o.callable), key=lambda o: "{" in o.path):
+        app.router.add_route(op.method, op.path, operation_handler(sim, engine, op))
+    sockets = {"prompt_events": prompt_socket, "user_events": user_socket}
+    for op in (o for o in OPERATIONS if o.returns == EVENTS):
+        if op.key not in sockets:
+            raise RuntimeError(f"simulator: no websocket behaviour for table entry {op.key!r}")
+        app.router.add_get(op.path, tag(sockets[op.key], op), allow_head=False)
+    app.router.add_get("/files/{name}", download, allow_head=False)
+    app.router.add_get("/thumbs/{group}/{name}", thumbnail, allow_head=False)
+    admin.add_routes(app, sim)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def tag(fn: Any, op: Operation) -> Any:
+    fn.op = op
+    return fn
+
+
+def operation_handler(sim: Simulator, engine: Engine, op: Operation) -> Any:
+    behaviour = handler_for(op)
+    if behaviour is None:
+        raise RuntimeError(f"simulator: no behaviour for table entry {op.key!r} ({op.name})")
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        user = None
+        if op.auth:
+            user, why = sim.authenticate(request.headers.get("Authorization"))
+            if user is None:
+                raise Reply(401, why)
+        body = None
+        if op.fields_in(BODY) and op.key not in MULTIPART:
+            body = parse_body(await request.read())
+            request[ENTRY].body = redact_body(body)
+        values = check(op, request.match_info, query_values(op, request.query), body)
+        return await behaviour(Call(request, op, user, values, body, sim, engine, request[ENTRY]))
+
+    return tag(handle, op)
+
+
+def _refuse_socket(sim: Simulator) -> web.Response | None:
+    return detail(503, "Service unavailable (simulated)") if sim.faults.ws_refuse else None
+
+
+async def _serve_socket(request: web.Request, queue: asyncio.Queue, on_event: Any) -> web.WebSocketResponse:
+    """Send queued events as JSON text frames until the client leaves; `on_event` may close."""
+    sim = request.app[SIM]
+    ws = web.WebSocketResponse(heartbeat=sim.config.ws_heartbeat, autoping=True)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+
+    async def pump() -> None:
+        while not ws.closed:
+            event = await queue.get()
+            try:
+                await ws.send_json(event)
+            except ConnectionError:
+                return
+            if await on_event(ws, event):
+                return
+
+    sender = asyncio.get_running_loop().create_task(pump())
+    try:
+        async for _ in ws:    # client frames are ignored; reading keeps ping/pong and close working
+            pass
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    return ws
+
+
+async def prompt_socket(request: web.Request) -> web.StreamResponse:
+    sim, engine = request.app[SIM], request.app[ENGINE]
+    if (refused := _refuse_socket(sim)) is not None:
+        return refused
+    user, why = sim.authenticate(request.headers.get("Authorization"))
+    if user is None:
+        raise Reply(401, why)
+    job = sim.job_for(user, request.match_info["promptId"])
+    if job is None:
+        raise Reply(404, "Prompt not found")
+    queue = engine.subscribe(engine.prompt_subs, job.prompt_id)
+    if sim.config.replay_on_connect:
+        queue.put_nowait(views.event(sim, job))
+    sim.counters.ws_connections += 1
+
+    async def maybe_drop(ws: web.WebSocketResponse, event: dict[str, Any]) -> bool:
+        running = event["queuePosition"] == 0 and not (event["isComplete"] or event["isError"])
+        if sim.faults.ws_drop and running:
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"Simulated connection drop")
+            return True
+        return False
+
+    try:
+        return await _serve_socket(request, queue, maybe_drop)
+    finally:
+        engine.unsubscribe(engine.prompt_subs, job.prompt_id, queue)
+
+
+async def user_socket(request: web.Request) -> web.StreamResponse:
+    sim, engine = request.app[SIM], request.app[ENGINE]
+    if (refused := _refuse_socket(sim)) is not None:
+        return refused
+    user = sim.user_for_token(request.query.get("token"))
+    if user is None:
+        raise Reply(401, "Invalid or expired access token")
+    queue = engine.subscribe(engine.user_subs, user.id)
+    sim.counters.user_ws_connections += 1
+
+    async def never(ws: web.WebSocketResponse, event: dict[str, Any]) -> bool:
+        return False
+
+    try:
+        return await _serve_socket(request, queue, never)
+    finally:
+        engine.unsubscribe(engine.user_subs, user.id, queue)
+
+
+def s3_error(status: int, code: str, message: str) -> web.Response:
+    """S3's XML error body, as files.aliveai.app would answer (clients fall back to raw text)."""
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return web.Response(status=status, text=xml, content_type="application/xml")
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    sim = request.app[SIM]
+    url = request.rel_url
+    problem = check_signature(sim.config.url_secret.encode(), url.raw_path, url.raw_query_string, sim.now())
+    if problem:
+        return s3_error(403, *problem)
+    media_id, _, ext = request.match_info["name"].partition(".")
+    media = sim.media.get(media_id)
+    if media is None or media.ext != ext:
+        return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    resp = web.StreamResponse(headers={"Content-Type": media.content_type})
+    resp.content_length = len(media.data)
+    await resp.prepare(request)
+    for start in range(0, len(media.data), CHUNK):
+        await resp.write(media.data[start:start + CHUNK])
+    await resp.write_eof()
+    sim.counters.downloads += 1
+    return resp
+
+
+async def thumbnail(request: web.Request) -> web.StreamResponse:
+    group, name = request.match_info["group"], request.match_info["name"]
+    if group not in THUMB_GROUPS or not name.endswith(".png"):
+        raise Reply(404, "Not Found")
+    key, cache = f"{group}/{name}", request.app[THUMBS]
+    if key not in cache:
+        cache[key] = await asyncio.get_running_loop().run_in_executor(None, make_png, 96, 128, key, name[:-4])
+    return web.Response(body=cache[key], content_type="image/png")
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"Simulator shutting down")
