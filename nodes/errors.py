@@ -34,6 +34,12 @@ class AliveAIError(Exception):
             parts.append(f" [prompt_id {self.prompt_id}]")
         return redact("".join(parts))
 
+    def for_node(self, label: str):
+        """Name the node instead of the API operation: the user sees nodes, not endpoints."""
+        self.operation = label
+        self.args = (str(self),)
+        return self
+
     def with_context(self, *, operation: str | None = None, prompt_id: str | None = None):
         """Fill in what a lower layer did not know; returns self for `raise e.with_context(...)`."""
         if operation and not self.operation:

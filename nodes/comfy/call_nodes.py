@@ -109,8 +109,17 @@ def generic(c: Call) -> dict:
         status = f"{op.name}: done ({what})" if what else f"{op.name}: done"
         return shown(status, (status,), status)
     text = to_json(body)
-    n = len(body) if isinstance(body, (list, dict)) else 1
-    return shown(text, (text,), f"{n} item{'s' if n != 1 else ''}")
+    return shown(text, (text,), summary(body))
+
+
+def summary(body: Any) -> str:
+    """A status line for a JSON answer: how many items, where the answer has a list."""
+    if isinstance(body, list):
+        return f"{len(body)} item{'s' if len(body) != 1 else ''}"
+    lists = [(k, v) for k, v in body.items() if isinstance(v, list)] if isinstance(body, dict) else []
+    if lists:
+        return f"{len(lists[0][1])} {lists[0][0]}"
+    return f"{len(body)} fields" if isinstance(body, dict) else "done"
 
 
 def me(c: Call) -> dict:

@@ -305,7 +305,15 @@ def require_client(label: str) -> AliveAIClient:
 
 def execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
             running_timeout: float | None = None) -> RunOutput:
-    """The whole blocking run of a job node."""
+    """The whole blocking run of a job node; every error names the node."""
+    try:
+        return _execute(op, label, kwargs, node_id, stop, running_timeout)
+    except AliveAIError as e:
+        raise e.for_node(label) from None
+
+
+def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
+             running_timeout: float | None) -> RunOutput:
     client = require_client(label)
     jobs = plan(op, label, kwargs, client)
     store = session.store()
@@ -339,7 +347,7 @@ async def run_in_thread(fn, *args, **kwargs):
     except asyncio.CancelledError:
         stop.set()
         raise
-    except JobCancelledError:
+    except JobCancelledError as e:
         if bridge.is_interrupted():
-            bridge.raise_interrupted()
+            bridge.raise_interrupted(str(e))  # ComfyUI shows "interrupted", not an error dialog
         raise
