@@ -200,7 +200,8 @@ class FaceSwapNode(ShapeBuilder):
 # -- LoRA stacks ----------------------------------------------------------------------------------
 class LoraStackNode:
     """Up to SLOTS LoRAs per node (an empty id skips a slot), appended to an optional upstream
-    stack of the same kind, never past the consuming field's max_items."""
+    stack of the same kind, never past the consuming field's max_items. A node with every slot
+    empty passes its upstream stack through, so a chain link can be switched off by clearing it."""
 
     SHAPE = "TemplateRequest"
     SOCKET = SHAPE_SOCKETS["TemplateRequest"]
@@ -249,7 +250,7 @@ class LoraStackNode:
         for i in range(1, cls.SLOTS + 1):
             p = cls.prefix(i)
             values = widget_values(fields, kwargs, p)
-            if queue_time and any_linked(fields, kwargs, p):
+            if queue_time and kwargs.get(p + "id") is None:   # a linked id: the slot is judged at run time
                 check_present(cls.LABEL, fields, values, p)
                 continue
             ident = str(values.pop("id", "") or "").strip()
@@ -264,8 +265,8 @@ class LoraStackNode:
     def run(self, **kwargs):
         upstream = [dict(x) for x in kwargs.pop(self.CHAIN, None) or []]
         own = self.entries(kwargs)
-        if not own:
-            raise ValidationError(f"set at least one id ({self.prefix(1)}id)", operation=self.LABEL,
+        if not upstream and not own:   # an empty stack would silently drop the field from the request
+            raise ValidationError(f"set at least one id ('{self.prefix(1)}id')", operation=self.LABEL,
                                   field=self.prefix(1) + "id", limit="required")
         stack, cap = upstream + own, self.limit()
         if len(stack) > cap:
