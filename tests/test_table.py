@@ -157,7 +157,7 @@ def test_query_path_and_arrays():
 def test_every_limit_of_every_field_is_enforced():
     """Generated from the table: for each length/range/item limit, one value past it fails and
     the value at it passes (with the op's other required fields filled minimally)."""
-    from nodes.api.schema import BOOLEAN, INTEGER, NUMBER, STRING
+    from nodes.api.schema import BINARY, BOOLEAN, INTEGER, NUMBER, STRING
 
     def minimal(op):
         vals = {}
@@ -170,6 +170,8 @@ def test_every_limit_of_every_field_is_enforced():
                 vals[f.name] = "x" * max(f.min_length or 1, 5)
             elif f.type == BOOLEAN:
                 vals[f.name] = True
+            elif f.type == BINARY:
+                vals[f.name] = b"\x89PNG"
             elif f.type in (INTEGER, NUMBER):
                 vals[f.name] = int(f.minimum) if f.minimum is not None else 1
             elif f.type == OBJECT:

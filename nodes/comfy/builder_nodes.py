@@ -23,7 +23,7 @@ from ..api import OPERATIONS, SHAPES
 from ..api.schema import Field
 from ..api.validate import check_fields, check_value
 from ..errors import AliveAIError, ValidationError
-from . import runtime
+from . import bridge, runtime
 from .handles import MEDIA
 from .job_nodes import display_name
 from .widgets import SHAPE_SOCKETS, VIDEO_LORAS, MediaSlot, is_widget, request_value, socket_type, tooltip, widget_spec
@@ -46,7 +46,7 @@ def used_by(socket: str) -> str:
     return f"Connect it to: {names}." if names else ""
 
 
-def widget_values(fields: tuple[Field, ...], kwargs: dict, prefix: str = "") -> dict[str, Any]:
+def shape_values(fields: tuple[Field, ...], kwargs: dict, prefix: str = "") -> dict[str, Any]:
     """Request values of the widgets present in kwargs (`prefix` + wire name), unset ones left out."""
     out = {}
     for f in fields:
@@ -102,7 +102,7 @@ class ShapeBuilder:
     @classmethod
     def VALIDATE_INPUTS(cls, **kwargs):
         try:
-            values = widget_values(cls.fields(), kwargs)
+            values = shape_values(cls.fields(), kwargs)
             if cls.partial_at_queue or any_linked(cls.fields(), kwargs):
                 check_present(cls.LABEL, cls.fields(), values)
             else:
@@ -122,7 +122,7 @@ class ShapeBuilder:
         """Whole-object rules the table cannot state; none by default."""
 
     def run(self, **kwargs):
-        return (self.build(widget_values(self.fields(), kwargs)),)
+        return (self.build(shape_values(self.fields(), kwargs)),)
 
 
 def one_of(label: str, obj: dict, names: tuple[str, str]) -> None:
@@ -181,11 +181,11 @@ class FaceSwapNode(ShapeBuilder):
         return spec
 
     async def run(self, unique_id=None, **kwargs):
-        return await runtime.run_in_thread(self.build_with_faces, kwargs)
+        return await runtime.run_in_thread(self.build_with_faces, kwargs, unique_id)
 
     @classmethod
-    def build_with_faces(cls, kwargs: dict, stop: threading.Event) -> tuple[dict]:
-        values = widget_values(cls.fields(), kwargs)
+    def build_with_faces(cls, kwargs: dict, node_id: str | None, stop: threading.Event) -> tuple[dict]:
+        values = shape_values(cls.fields(), kwargs)
         s = cls.slot()
         client = runtime.require_client(cls.LABEL)
         sources = runtime.resolve_slot(client, s, kwargs, cls.LABEL)
@@ -194,6 +194,7 @@ class FaceSwapNode(ShapeBuilder):
                                   operation=cls.LABEL, field=s.tensor_input, limit="required")
         cls.build({**values, "mediaIds": [x.media_id or PENDING for x in sources]})  # check before uploading
         ids = [x.media_id if x.media_id else x.upload()[0] for x in sources]
+        bridge.send_text(f"{len(ids)} face{'s' if len(ids) != 1 else ''}", node_id)
         return (cls.build({**values, "mediaIds": ids}),)
 
 
@@ -249,7 +250,7 @@ class LoraStackNode:
         out = []
         for i in range(1, cls.SLOTS + 1):
             p = cls.prefix(i)
-            values = widget_values(fields, kwargs, p)
+            values = shape_values(fields, kwargs, p)
             if queue_time and kwargs.get(p + "id") is None:   # a linked id: the slot is judged at run time
                 check_present(cls.LABEL, fields, values, p)
                 continue

@@ -94,6 +94,7 @@ def without_secrets(body: Any) -> Any:
 
 
 def shown(text: str, result: tuple, status: str) -> dict:
+    """The node's return value; `status` is taken out by execute_call and shown under the node."""
     return {"ui": {"text": [text]}, "result": result, "status": status}
 
 
@@ -133,8 +134,9 @@ def me(c: Call) -> dict:
 
 def get_prompts(c: Call) -> dict:
     """The page as JSON, plus each prompt's first IMAGE media as one IMAGE batch (and previews).
-    Thumbnails land in the result store where a later Load Result finds them, without a sidecar:
-    they are not the prompt's whole result."""
+    The images land in the result store at the paths a full download of the prompt would use (so
+    it reuses them), but without a sidecar: they are not the prompt's whole result, and Load Result
+    must not take them for it."""
     body = c.client.call(c.op, c.values) or {}
     text = to_json(body)
     store = session.store()
