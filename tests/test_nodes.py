@@ -259,3 +259,36 @@ def test_no_credentials_is_an_actionable_error(comfy, monkeypatch):
     with pytest.raises(ConfigError) as e:
         run(CREATE, unique_id="5", **{**defaults(CREATE), "name": "A B", "appearance": "c"})
     assert "ALIVEAI_API_KEY" in str(e.value) and "Settings" in str(e.value)
+
+
+def test_identical_request_after_a_restart_makes_no_new_job(comfy, sim):
+    """The persistent request cache: same inputs (a local image, same widgets) after the process
+    forgot everything give the stored result: 0 uploads, 0 creates."""
+    from nodes import media
+    from nodes.comfy import session
+
+    kw = {**defaults(EDIT), "prompt": "add a hat"}
+    img = image(seed=3)
+    first = run(EDIT, unique_id="1", image=img, **kw)
+    session.reset()
+    media.UPLOADS.clear()  # a restart: no upload cache, no client
+    uploads, creates = sim.state.counters.uploads, sim.state.counters.creates["edit_image"]
+    again = run(EDIT, unique_id="1", image=img.clone(), **kw)
+    assert (sim.state.counters.uploads, sim.state.counters.creates["edit_image"]) == (uploads, creates)
+    assert again["result"][3] == first["result"][3]
+    assert torch.equal(again["result"][0], first["result"][0])
+    assert any("cached result" in t for _, t in comfy)
+    run(EDIT, unique_id="1", image=img, **{**kw, "seed": 7})  # a new seed is a new job
+    assert sim.state.counters.creates["edit_image"] == creates + 1
+
+
+def test_cache_hit_with_deleted_files_downloads_again_without_a_job(comfy, sim, tmp_path):
+    import shutil
+
+    kw = {**defaults(CREATE), "name": "A B", "appearance": "cached"}
+    first = run(CREATE, unique_id="5", **kw)
+    shutil.rmtree(tmp_path / "output")
+    creates = sim.state.counters.creates["create_prompt"]
+    again = run(CREATE, unique_id="5", **kw)
+    assert sim.state.counters.creates["create_prompt"] == creates
+    assert torch.equal(again["result"][0], first["result"][0])

@@ -19,8 +19,10 @@ from typing import Any
 from .. import api, media
 from ..api.schema import Operation
 from ..client import Completed, Failed, Media, Notice, Queued, Running
+from ..client.results import medias_of
 from ..client.client import AliveAIClient
 from ..errors import AliveAIError, ConfigError, JobCancelledError, ValidationError
+from ..request_cache import RequestCache, request_key
 from ..store import ResultStore
 from . import bridge, session
 from .handles import MediaHandle, MediaRef
@@ -39,6 +41,11 @@ class Source:
     prompt_id: str | None = None
     uploaded: bool = False
     upload: Any = None          # callable returning (media_id, media_type) when not yet uploaded
+    identity: str | None = None  # stable across restarts: content hash of an upload, else the media id
+
+    @property
+    def ident(self) -> str:
+        return self.identity or f"media:{self.media_id}"
 
 
 @dataclass
@@ -117,8 +124,8 @@ def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str
 
     cached = media.UPLOADS.get(key)
     if cached:
-        return Source(cached[0], uploaded=True)
-    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload))
+        return Source(cached[0], uploaded=True, identity=key)
+    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload), identity=key)
 
 
 def video_source(client: AliveAIClient, video: Any) -> Source:
@@ -136,7 +143,7 @@ def video_source(client: AliveAIClient, video: Any) -> Source:
         key = f"{scope}|video|{media.file_sha256(src)}"
     finally:
         media.release_video_source(src)
-    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload))
+    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload), identity=key)
 
 
 def resolve_slot(client: AliveAIClient, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
@@ -236,6 +243,13 @@ def materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[s
 
 def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore, vals: dict, sources: dict,
             status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
+    cache = RequestCache(store.state)
+    key = request_key(op.key, session.account_scope(client.settings), vals,
+                      {name: src.ident for name, src in sources.items()})
+    hit = cached_result(label, client, store, cache, key)
+    if hit is not None:
+        status.update(index, f"cached result · prompt {hit.prompt_id}")
+        return hit
     vals, input_ids = materialize(op, vals, sources)
     should_stop = lambda: stop.is_set() or bridge.is_interrupted()  # noqa: E731 - a one-line predicate reads best here
     status.update(index, "submitting")
@@ -263,13 +277,48 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
     if done is None:
         raise JobCancelledError("stopped before the job finished", operation=label, prompt_id=job.prompt_id)
     status.update(index, "downloading")
-    return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
+    result = save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
+    cache.put(key, {"prompt_id": result.prompt_id, "seed": result.seed, "medias": [
+        {"id": r.media_id, "type": r.media_type, "file": _rel(store, p)} for r, p in zip(result.refs, result.files,
+                                                                                       strict=True)]})
+    return result
+
+
+def _rel(store: ResultStore, path: Path) -> str:
+    return path.relative_to(store.root.parent).as_posix()
+
+
+def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: RequestCache,
+                  key: str) -> JobResult | None:
+    """The stored result of an identical earlier request: from disk when its files are there,
+    else downloaded again from its prompt (no new job). None when there is none."""
+    entry = cache.get(key)
+    if not entry:
+        return None
+    prompt_id = entry["prompt_id"]
+    refs = [MediaRef(m["id"], m["type"], prompt_id) for m in entry.get("medias", [])]
+    files = [store.root.parent / m["file"] for m in entry.get("medias", [])]
+    if refs and all(f.is_file() for f in files):
+        return JobResult(prompt_id, refs, files, entry.get("seed"))
+    try:
+        container = client.get_prompt(prompt_id)
+    except AliveAIError as e:
+        log.info("AliveAI %s: cached prompt %s is gone (%s); running a new job", label, prompt_id, e)
+        cache.forget(key)
+        return None
+    wanted = {r.media_id for r in refs}
+    medias = [(i, m) for i, m in enumerate(medias_of(container)) if m.id in wanted]
+    if not medias:
+        cache.forget(key)
+        return None
+    refs, files = download_medias(label, client, store, prompt_id, medias)
+    return JobResult(prompt_id, refs, files, entry.get("seed"))
 
 
 def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultStore, prompt_id: str, done: Completed,
                 request: dict | None = None, seed: str | None = None) -> JobResult:
     refs, files = download_medias(label, client, store, prompt_id, list(enumerate(done.medias)))
-    recorded = [{"id": r.media_id, "type": r.media_type, "file": str(p.relative_to(store.root.parent).as_posix())}
+    recorded = [{"id": r.media_id, "type": r.media_type, "file": _rel(store, p)}
                 for r, p in zip(refs, files, strict=True)]
     store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})
     store.log_job("completed", prompt_id, medias=[r.media_id for r in refs])
