@@ -1,4 +1,5 @@
 """The ComfyUI adapter: node classes made from the operation table, plus the library nodes."""
+from . import bridge
 from .builder_nodes import BUILDER_DISPLAY, BUILDER_NODES
 from .call_nodes import CALL_DISPLAY, CALL_NODES
 from .job_nodes import JOB_DISPLAY, JOB_NODES
@@ -20,3 +21,8 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
     **CALL_DISPLAY,
     **BUILDER_DISPLAY,
 }
+
+if bridge.IN_COMFY:  # the routes need ComfyUI's server; outside it, importing the pack registers nothing
+    from .routes import setup as _setup_routes
+
+    bridge.register_routes(_setup_routes)

@@ -11,7 +11,7 @@ from ..client.results import medias_of
 from ..errors import ValidationError
 from . import bridge, runtime, session
 from .handles import MEDIA, MediaHandle, MediaRef
-from .outputs import preview_entries
+from .outputs import handle_entries, preview_entries
 
 
 class UploadNode:
@@ -157,7 +157,7 @@ def load_result(prompt_id: str, unique_id, prompt, stop: threading.Event):
     else:
         raise ValidationError(f"prompt {prompt_id} has no image or video media", operation=label, field="prompt_id")
     video = bridge.video_from_file(videos[0]) if videos else None
-    ui = {"images": preview_entries(store, videos or images)}
+    ui = {"images": preview_entries(store, videos or images), "aliveai": handle_entries(refs)}
     if videos:
         ui["animated"] = [True]
     return {"ui": ui, "result": (image, video, MediaHandle(tuple(refs)), ",".join(r.media_id for r in refs),

@@ -368,23 +368,39 @@ def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop:
     store = session.store()
     status = Status(node_id, len(jobs))
     out = RunOutput()
-    if len(jobs) == 1:
-        out.results.append(run_one(op, label, client, store, *jobs[0], status, 0, stop, running_timeout))
-    else:
-        with ThreadPoolExecutor(min(MAX_PARALLEL_JOBS, len(jobs)), thread_name_prefix="aliveai-job") as pool:
-            futs = [pool.submit(run_one, op, label, client, store, vals, srcs, status, i, stop, running_timeout)
-                    for i, (vals, srcs) in enumerate(jobs)]
-            try:
-                out.results.extend(f.result() for f in futs)
-            except BaseException:
-                stop.set()
-                raise
+    try:
+        if len(jobs) == 1:
+            out.results.append(run_one(op, label, client, store, *jobs[0], status, 0, stop, running_timeout))
+        else:
+            with ThreadPoolExecutor(min(MAX_PARALLEL_JOBS, len(jobs)), thread_name_prefix="aliveai-job") as pool:
+                futs = [pool.submit(run_one, op, label, client, store, vals, srcs, status, i, stop, running_timeout)
+                        for i, (vals, srcs) in enumerate(jobs)]
+                try:
+                    out.results.extend(f.result() for f in futs)
+                except BaseException:
+                    stop.set()
+                    raise
+    except BaseException as e:  # re-raised: the event only tells the UI to refresh credits and the queue
+        interrupted = isinstance(e, (JobCancelledError, bridge.interrupt_exception()))
+        job_event(node_id, "interrupted" if interrupted else "failed", getattr(e, "prompt_id", None) or out.prompt_ids,
+                  status.elapsed(), out.refs)
+        raise
     kinds = {r.media_type for r in out.refs}
     noun = "video" if kinds == {"VIDEO"} else "image"
     n = len(out.refs)
     status.bar.update_absolute(100, 100)
     status.send(f"done in {status.elapsed():.1f} s · {n} {noun}{'s' if n != 1 else ''} · prompt {out.prompt_ids}")
+    job_event(node_id, "completed", out.prompt_ids, status.elapsed(), out.refs)
     return out
+
+
+def job_event(node_id: str | None, state: str, prompt_id: str | None, seconds: float, refs: list[MediaRef]) -> None:
+    """`aliveai.job` for the frontend: a job node finished (or failed), so credits and the queue changed."""
+    try:
+        bridge.send_event("aliveai.job", {"node": node_id, "prompt_id": prompt_id or None, "status": state,
+                                          "seconds": round(seconds, 1), "medias": [r.media_id for r in refs]})
+    except Exception as e:  # noqa: BLE001 - a UI refresh hint must never hide the node's own result or error
+        log.debug("AliveAI: could not send aliveai.job: %s", e)
 
 
 async def run_in_thread(fn, *args, **kwargs):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 
 from .faults import Faults
@@ -50,10 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         print("  Ctrl-C to stop", flush=True)
 
     async def run() -> None:
-        await serve(sim, args.port, ready, asyncio.Event())
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Also when SIGINT is ignored (started in the background); Windows has no loop signal handlers.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await serve(sim, args.port, ready, stop)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+    print("AliveAI simulator stopped", flush=True)
     return 0
 
 
