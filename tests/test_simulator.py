@@ -106,6 +106,7 @@ def create_done(sim, key: str = "create_prompt", body=None) -> dict:
 
 # routes and auth -----------------------------------------------------------------------------------
 def test_every_callable_operation_has_a_route():
+    from nodes.simulator.handlers import handler_for
     from nodes.simulator.server import EXTRA_PREFIXES, build_app
     app = build_app(Simulator())
     routes = {(r.method, r.resource.canonical) for r in app.router.routes()
@@ -113,6 +114,7 @@ def test_every_callable_operation_has_a_route():
     assert routes == {(op.method, op.path) for op in OPERATIONS if op.callable}
     sockets = {r.resource.canonical for r in app.router.routes() if r.resource.canonical.startswith("/ws/")}
     assert sockets == {op.path for op in OPERATIONS if not op.callable}
+    assert [op.key for op in OPERATIONS if op.callable and handler_for(op) is None] == []
 
 
 def test_pending_is_not_read_as_a_prompt_id(sim):

@@ -29,8 +29,8 @@ RESOURCES: tuple[Operation, ...] = (
     # Prompts Manager
     op(1, "get_prompts", "Get Prompts", "Prompts Manager", "GET", "/prompts", CODE, JSON, "Library", (
         Field("page", INTEGER, required=True, where=QUERY, minimum=0, suggest=0, doc="Page number, from 0."),
-        Field("pageSize", INTEGER, where=QUERY, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
-              note="no minimum in the doc; 1 is the least that makes sense"),
+        Field("pageSize", INTEGER, where=QUERY, minimum=1, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
+              note="the doc gives no minimum; 1 is ours: an empty page makes no sense"),
         Field("promptType", ARRAY, where=QUERY, items=STRING, enum=enums.PROMPT_TYPE, enum_name="PromptType",
               doc="Only prompts of these types.", note="sent as a repeated query parameter"),
         Field("query", where=QUERY, doc="Search query"),

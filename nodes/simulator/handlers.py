@@ -3,8 +3,8 @@
 Every create (`op.is_job`) shares one handler: check media references, enforce the pending
 cap, queue a job. The other operations are looked up by the table's key in `HANDLERS`, with
 fallbacks by result kind (TEXT / TEXT_PAIR -> the LLM stand-in), so `server.py` can turn every
-callable entry of the table into a route without a hand-written list, and a test checks that
-no entry is left without behaviour.
+callable entry of the table into a route without a hand-written list. An entry with no
+behaviour still gets its route (answering 501), and a test names it.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api import SHAPES, Operation
-from ..api.schema import ARRAY, BODY, BOOLEAN, FORM, INTEGER, NUMBER, OBJECT, PATH, QUERY, Field
+from ..api.schema import ARRAY, BODY, BOOLEAN, FORM, INTEGER, NUMBER, OBJECT, PATH, QUERY, STRING, Field
 from ..api.validate import check_fields
 from ..errors import ValidationError
 from . import catalog
@@ -56,7 +56,7 @@ def query_values(op: Operation, query: Any) -> dict[str, Any]:
         if f.type == ARRAY:
             items = query.getall(f.name, [])
             if items:
-                out[f.name] = [_convert(f, f.items or "string", x) for x in items]
+                out[f.name] = [_convert(f, f.items or STRING, x) for x in items]
         elif f.name in query:
             out[f.name] = _convert(f, f.type, query[f.name])
     return out

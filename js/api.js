@@ -1,0 +1,69 @@
+// @ts-check
+/**
+ * The one wrapper for the pack's routes (/aliveai/…, see nodes/comfy/routes.py) and its
+ * websocket event. Paths go through api.fetchApi, which adds ComfyUI's /api prefix and base
+ * path, so nothing here depends on the folder the pack was installed in.
+ * POSTs are always JSON: the server refuses anything else (it blocks cross-site form posts).
+ */
+import { api } from "../../scripts/api.js";
+
+export const JOB_EVENT = "aliveai.job";
+
+/**
+ * @param {string} path
+ * @param {{method?: string, body?: object}} [options]
+ * @returns {Promise<any>} the parsed JSON answer
+ */
+async function call(path, { method = "GET", body } = {}) {
+  /** @type {RequestInit} */
+  const init = { method };
+  if (method !== "GET") {
+    init.headers = { "Content-Type": "application/json" };
+    init.body = JSON.stringify(body ?? {});
+  }
+  const resp = await api.fetchApi(path, init);
+  let data = null;
+  try {
+    data = await resp.json();
+  } catch {
+    // not JSON (a proxy's error page, an older pack without the route): reported below
+  }
+  if (!resp.ok) {
+    throw new Error(data?.error || `${method} ${path}: HTTP ${resp.status}`);
+  }
+  return data;
+}
+
+/** @typedef {import("./lib/format.js").Account} Account */
+
+/** @returns {Promise<Account>} where the credentials come from; never a key or a password */
+export const getAccount = () => call("/aliveai/account");
+
+/**
+ * Save to the pack's config file (merged; "" clears a field).
+ * @param {{api_key?: string, email?: string, password?: string, base_url?: string}} form
+ * @returns {Promise<Account>}
+ */
+export const saveAccount = (form) => call("/aliveai/account", { method: "POST", body: form });
+
+/** @returns {Promise<Account>} */
+export const clearAccount = () => call("/aliveai/account/clear", { method: "POST" });
+
+/** @returns {Promise<{ok: boolean, email?: string, credits?: number, premiumExpiration?: string, error?: string}>} */
+export const testConnection = () => call("/aliveai/account/test", { method: "POST" });
+
+/**
+ * @param {boolean} [refresh] skip the server's 5 s cache (after a job finished)
+ * @returns {Promise<{credits: number | null, queue: any[], updated: number | null, stale?: boolean, error?: string,
+ *   key_set?: boolean}>}
+ */
+export const getStatus = (refresh = false) => call(`/aliveai/status${refresh ? "?refresh=1" : ""}`);
+
+/**
+ * Listen to `aliveai.job` (a job node finished or failed). Call from an extension's setup():
+ * the frontend only dispatches a custom event type once a listener for it exists.
+ * @param {(detail: {node?: string, prompt_id?: string, status?: string, seconds?: number, medias?: string[]}) => void} fn
+ */
+export function onJobEvent(fn) {
+  api.addEventListener(JOB_EVENT, (/** @type {any} */ e) => fn(e?.detail ?? {}));
+}

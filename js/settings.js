@@ -1,0 +1,159 @@
+// @ts-check
+/**
+ * Settings › AliveAI › Account: the API key (or e-mail + password) and the API URL.
+ *
+ * The setting is a render function (GUIDE §5.2, the recommended secret flow): it draws its own
+ * inputs and never calls the setter, so no secret reaches comfy.settings.json (which ComfyUI
+ * serves over /api/settings). Save POSTs to the pack's route, which writes an owner-only file in
+ * ComfyUI's user directory; the status line only ever shows the key's last four characters.
+ * A command, "AliveAI: Set API key…", does the same from the command palette.
+ */
+import { app } from "../../scripts/app.js";
+import { clearAccount, getAccount, saveAccount, testConnection } from "./api.js";
+import { describeAccount, describeTest, maskSecret } from "./lib/format.js";
+
+/**
+ * @param {string} tag
+ * @param {Record<string, any>} [props] properties set on the element (never innerHTML)
+ * @param {(Node | string)[]} [children]
+ */
+function el(tag, props = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+/** @param {string} summary @param {string} detail @param {"success" | "error" | "info"} [severity] */
+function toast(summary, detail, severity = "success") {
+  const t = /** @type {any} */ (app).extensionManager?.toast;
+  if (t?.add) t.add({ severity, summary, detail, life: 5000 });
+}
+
+const FIELD_STYLE = "width:100%;box-sizing:border-box;padding:4px 6px;border-radius:4px;"
+  + "border:1px solid var(--border-color, #555);background:var(--comfy-input-bg, #222);color:var(--input-text, #ddd)";
+
+/**
+ * @param {string} label
+ * @param {Record<string, any>} attrs
+ */
+function field(label, attrs) {
+  const input = el("input", { spellcheck: false, style: FIELD_STYLE, ...attrs });
+  return { input, row: el("label", { style: "display:flex;flex-direction:column;gap:2px;font-size:12px" },
+    [label, input]) };
+}
+
+/** The account form; `setValue` is deliberately unused. */
+function renderAccount() {
+  const key = field("API key", { type: "password", autocomplete: "off", placeholder: "paste your AliveAI API key" });
+  const email = field("or e-mail", { type: "email", autocomplete: "off", placeholder: "you@example.com" });
+  const password = field("and password", { type: "password", autocomplete: "new-password" });
+  const baseUrl = field("API URL", { type: "url", placeholder: "https://api.aliveai.app" });
+  const status = el("div", { style: "white-space:pre-wrap;font-size:12px;opacity:.9" });
+  const result = el("div", { style: "white-space:pre-wrap;font-size:12px" });
+  const buttons = ["Save", "Clear", "Test connection"].map((text) =>
+    /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: text, className: "p-button p-component",
+      style: "padding:4px 10px" })));
+  const [save, clear, test] = buttons;
+  let loadedBaseUrl = "";
+
+  /** @param {import("./lib/format.js").Account} account */
+  const show = (account) => {
+    status.textContent = describeAccount(account).join("\n");
+    email.input.value = account.auth === "login" ? account.email || "" : email.input.value;
+    loadedBaseUrl = account.base_url || "";
+    baseUrl.input.value = loadedBaseUrl;
+  };
+  /** @param {() => Promise<void>} fn */
+  const busy = async (fn) => {
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      await fn();
+    } catch (e) {
+      result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  };
+
+  save.onclick = () => busy(async () => {
+    /** @type {Record<string, string>} */
+    const form = {};
+    const typedKey = key.input.value.trim();
+    if (typedKey) form.api_key = typedKey;
+    if (email.input.value.trim() && password.input.value) {
+      form.email = email.input.value.trim();
+      form.password = password.input.value;
+      if (!typedKey) form.api_key = "";  // switching to a login: a saved key would still win
+    }
+    if (baseUrl.input.value.trim() !== loadedBaseUrl) form.base_url = baseUrl.input.value.trim();
+    if (!Object.keys(form).length) {
+      result.textContent = "Nothing to save: type a key, or an e-mail and a password, or a new API URL.";
+      return;
+    }
+    show(await saveAccount(form));
+    key.input.value = "";       // secrets do not linger in the page
+    password.input.value = "";
+    result.textContent = typedKey ? `Saved key ${maskSecret(typedKey)}.` : "Saved.";
+    toast("AliveAI", "Settings saved");
+  });
+  clear.onclick = () => busy(async () => {
+    show(await clearAccount());
+    email.input.value = "";
+    result.textContent = "Saved credentials removed.";
+  });
+  test.onclick = () => busy(async () => {
+    result.textContent = "Testing…";
+    result.textContent = describeTest(await testConnection());
+  });
+  for (const f of [key, email, password, baseUrl]) {
+    f.input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); });
+  }
+
+  busy(async () => show(await getAccount()));
+  return el("div", { style: "display:flex;flex-direction:column;gap:8px;min-width:280px;max-width:520px" }, [
+    key.row, email.row, password.row, baseUrl.row,
+    el("div", { style: "display:flex;gap:6px;flex-wrap:wrap" }, buttons),
+    status, result,
+  ]);
+}
+
+/** Command palette / menu: paste a key in ComfyUI's prompt dialog (not masked; see GUIDE §5.2). */
+async function setKeyCommand() {
+  const dialog = /** @type {any} */ (app).extensionManager?.dialog;
+  if (!dialog?.prompt) {
+    toast("AliveAI", "Open Settings › AliveAI › Account to set the key.", "info");
+    return;
+  }
+  const value = await dialog.prompt({
+    title: "AliveAI API key",
+    message: "Paste your AliveAI API key. It is stored in ComfyUI's user directory (owner-only), never in "
+      + "workflows or image metadata.",
+  });
+  if (typeof value !== "string" || !value.trim()) return;
+  try {
+    const account = await saveAccount({ api_key: value.trim() });
+    const note = account.source === "env" ? " (the environment's key is still the one used)" : "";
+    toast("AliveAI", `Saved key ${maskSecret(value.trim())}${note}`);
+  } catch (e) {
+    toast("AliveAI", e instanceof Error ? e.message : String(e), "error");
+  }
+}
+
+app.registerExtension({
+  name: "aliveai.settings",
+  settings: [
+    {
+      id: "AliveAI.Account.Credentials",
+      category: ["AliveAI", "Account", "Credentials"],
+      name: "AliveAI account",
+      tooltip: "Stored by the AliveAI pack in ComfyUI's user directory, not in ComfyUI's settings file. "
+        + "ALIVEAI_API_KEY (or ALIVEAI_EMAIL + ALIVEAI_PASSWORD) and ALIVEAI_BASE_URL in the environment win.",
+      type: renderAccount,
+      defaultValue: "",
+    },
+  ],
+  commands: [
+    { id: "AliveAI.SetApiKey", label: "AliveAI: Set API key…", icon: "pi pi-key", function: setKeyCommand },
+  ],
+  menuCommands: [{ path: ["Extensions", "AliveAI"], commands: ["AliveAI.SetApiKey"] }],
+});
