@@ -67,12 +67,14 @@ export function queueLine(item) {
 }
 
 /**
- * A secret shown as its last four characters, like the server's redact.mask.
+ * A secret shown as its last four characters, like the server's redact.mask, after the
+ * "Key " / "Bearer " prefix the server strips too (so a short key is not half shown).
  * @param {string | null | undefined} value
  */
 export function maskSecret(value) {
-  if (!value) return "";
-  return value.length > 8 ? "\u2022".repeat(4) + value.slice(-4) : "\u2022".repeat(4);
+  const v = (value || "").trim().replace(/^(key|bearer)\s+/i, "");
+  if (!v) return "";
+  return v.length > 8 ? "\u2022".repeat(4) + v.slice(-4) : "\u2022".repeat(4);
 }
 
 /**

@@ -1,0 +1,62 @@
+// @ts-check
+/**
+ * After an AliveAI node runs, show what it made on the node: its prompt_id and media ids (the
+ * "aliveai" entries of the node's ui dict) and any text lines ("text", e.g. an LLM helper's
+ * answer or a JSON reply), in a read-only box the user can copy from.
+ *
+ * The box is a DOM widget that is never serialised (widget.serialize = false keeps it out of
+ * widgets_values, options.serialize = false keeps it out of the API prompt): saved workflows keep
+ * their widget order, and the node does not receive it as an input. It is created on the first
+ * execution, after every real widget, and refilled on later ones. Text goes in as a textarea's
+ * value, never as HTML, so nothing from the API can inject markup.
+ */
+import { app } from "../../scripts/app.js";
+import { nodeText, previewLines } from "./lib/format.js";
+
+const WIDGET = "aliveai_result";
+
+/**
+ * @param {any} node an LGraphNode
+ * @param {string} text
+ */
+function showOnNode(node, text) {
+  let widget = node.widgets?.find((/** @type {any} */ w) => w.name === WIDGET);
+  if (!widget) {
+    if (typeof node.addDOMWidget !== "function") return;  // very old frontends: the status text still shows
+    const box = document.createElement("textarea");
+    box.readOnly = true;
+    box.spellcheck = false;
+    box.style.cssText = "width:100%;box-sizing:border-box;font:11px monospace;resize:none;opacity:.85;"
+      + "background:var(--comfy-input-bg, #222);color:var(--input-text, #ddd);border:none;border-radius:4px";
+    widget = node.addDOMWidget(WIDGET, "aliveai-result", box, {
+      serialize: false,
+      hideOnZoom: true,
+      getValue: () => box.value,
+      setValue: () => {},        // nothing to restore: the text comes from the last run only
+      getMinHeight: () => 48,
+      getMaxHeight: () => 220,
+    });
+    widget.serialize = false;                              // LGraphNode.serialize: widgets_values
+    if (widget.options) widget.options.serialize = false;  // graphToPrompt: the API prompt's inputs
+    widget.aliveaiBox = box;
+  }
+  widget.aliveaiBox.value = text;
+  const [w, h] = node.computeSize?.() ?? node.size;
+  node.setSize?.([Math.max(node.size[0], w), Math.max(node.size[1], h)]);
+  node.setDirtyCanvas?.(true, true);
+}
+
+app.registerExtension({
+  name: "aliveai.previews",
+  /** @param {any} nodeType @param {{name?: string}} nodeData */
+  beforeRegisterNodeDef(nodeType, nodeData) {
+    // By node name, not python_module: that one depends on the folder the pack was installed in.
+    if (!String(nodeData?.name ?? "").startsWith("AliveAI")) return;
+    const original = nodeType.prototype.onExecuted;
+    nodeType.prototype.onExecuted = function (/** @type {any} */ output) {
+      original?.apply(this, arguments);
+      const lines = previewLines(output);
+      if (lines.length) showOnNode(this, nodeText(lines));
+    };
+  },
+});

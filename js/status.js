@@ -1,0 +1,108 @@
+// @ts-check
+/**
+ * AliveAI sidebar tab: credits and the account's pending jobs (queued and running).
+ *
+ * A sidebar tab rather than a bottom-panel tab or a badge: registerSidebarTab with a custom
+ * render is a documented extension API of the 1.27 frontend, its icon is always in reach, and
+ * the panel has room for a queue list. The bottom panel is shared with logs and the terminal
+ * and usually collapsed; a top-bar badge has no stable API in 1.27.
+ * Refreshed on `aliveai.job` (a job node finished or failed) and every 30 s, only while the tab
+ * is open and the browser tab visible: a closed tab costs no API calls.
+ */
+import { app } from "../../scripts/app.js";
+import { getStatus, onJobEvent } from "./api.js";
+import { TtlCache } from "./lib/cache.js";
+import { formatAge, formatCredits, queueLine } from "./lib/format.js";
+
+const REFRESH_MS = 30000;
+
+/** One cache for the panel, the timer and job events: one request answers them all. */
+const cache = new TtlCache(5000);
+
+/**
+ * @param {HTMLElement} root
+ * @param {boolean} [afterJob] a job just finished: skip the server's cache too
+ */
+async function paint(root, afterJob = false) {
+  const credits = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=credits]"));
+  const info = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=info]"));
+  const list = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=queue]"));
+  let res;
+  try {
+    res = await cache.get(() => getStatus(afterJob), { force: afterJob });
+  } catch (e) {
+    info.textContent = `Could not reach the pack: ${e instanceof Error ? e.message : String(e)}`;
+    return;
+  }
+  const s = res.value;
+  credits.textContent = formatCredits(s.credits);
+  const notes = [`updated ${formatAge(s.updated, Date.now())}`];
+  if (s.stale || res.stale) notes.push("stale");
+  if (s.error) notes.push(String(s.error));
+  info.textContent = notes.join(" · ");
+  const queue = Array.isArray(s.queue) ? s.queue : [];
+  list.replaceChildren(...(queue.length ? queue.map((/** @type {any} */ q) => Object.assign(document.createElement("li"),
+    { textContent: queueLine(q) })) : [Object.assign(document.createElement("li"), { textContent: "No pending jobs." })]));
+}
+
+/** @type {{root: HTMLElement, timer: number} | null} */
+let mounted = null;
+
+function unmount() {
+  if (mounted) clearInterval(mounted.timer);
+  mounted = null;
+}
+
+/** @param {HTMLElement} container */
+function render(container) {
+  unmount();
+  const root = document.createElement("div");
+  root.style.cssText = "padding:10px;display:flex;flex-direction:column;gap:8px;font-size:13px";
+  const title = Object.assign(document.createElement("h3"), { textContent: "AliveAI" });
+  title.style.margin = "0";
+  const credits = Object.assign(document.createElement("div"), { style: "font-size:18px" });
+  credits.dataset.aliveai = "credits";
+  const info = Object.assign(document.createElement("div"), { style: "opacity:.7;font-size:11px;white-space:pre-wrap" });
+  info.dataset.aliveai = "info";
+  const list = Object.assign(document.createElement("ul"), { style: "margin:0;padding-left:18px;word-break:break-all" });
+  list.dataset.aliveai = "queue";
+  const refresh = Object.assign(document.createElement("button"), { type: "button", textContent: "Refresh",
+    className: "p-button p-component p-button-sm" });
+  refresh.onclick = () => paint(root, true);
+  const hint = Object.assign(document.createElement("div"), {
+    textContent: "Credentials: Settings › AliveAI › Account.", style: "opacity:.6;font-size:11px" });
+  root.append(title, credits, info, Object.assign(document.createElement("div"), { textContent: "Pending jobs" }),
+    list, refresh, hint);
+  container.replaceChildren(root);
+
+  const timer = window.setInterval(() => {
+    if (!root.isConnected) return unmount();  // the tab was closed without destroy()
+    if (document.visibilityState === "visible") paint(root);
+  }, REFRESH_MS);
+  mounted = { root, timer };
+  paint(root);
+}
+
+app.registerExtension({
+  name: "aliveai.status",
+  setup() {
+    onJobEvent(() => {
+      cache.invalidate();
+      if (mounted?.root.isConnected) paint(mounted.root, true);
+    });
+    const manager = /** @type {any} */ (app).extensionManager;
+    if (!manager?.registerSidebarTab) {
+      console.warn("[AliveAI] this ComfyUI frontend has no sidebar tabs; the status tab is not shown");
+      return;
+    }
+    manager.registerSidebarTab({
+      id: "aliveai-status",
+      icon: "pi pi-bolt",
+      title: "AliveAI",
+      tooltip: "AliveAI: credits and pending jobs",
+      type: "custom",
+      render,
+      destroy: unmount,
+    });
+  },
+});
