@@ -60,6 +60,18 @@ export const testConnection = () => call("/aliveai/account/test", { method: "POS
 export const getStatus = (refresh = false) => call(`/aliveai/status${refresh ? "?refresh=1" : ""}`);
 
 /**
+ * One catalog for the id pickers: `{kind, items: [{id, name, thumb, group, type?}], stale, error, updated}`.
+ * Without `refresh` the server may answer an expired list at once (stale, `revalidating`) and
+ * refresh it in the background.
+ * @param {string} kind poses, custom_poses, clothes, custom_clothes, templates, edit_templates,
+ *   edit_templates_realism, video_templates, ltx_video_templates or profiles
+ * @param {boolean} [refresh] skip the server's cache
+ * @returns {Promise<import("./lib/catalog.js").Listing>}
+ */
+export const getCatalog = (kind, refresh = false) =>
+  call(`/aliveai/catalog/${encodeURIComponent(kind)}${refresh ? "?refresh=1" : ""}`);
+
+/**
  * Listen to `aliveai.job` (a job node finished or failed). Call from an extension's setup():
  * the frontend only dispatches a custom event type once a listener for it exists.
  * @param {(detail: {node?: string, prompt_id?: string, status?: string, seconds?: number, medias?: string[]}) => void} fn

@@ -25,6 +25,16 @@ FACE_DEFAULTS = {"faceSwapModel": "DEFAULT", "isPartialSwap": False, "swapStreng
                  "faceReplaceGender": "(not set)", "face_media_id": ""}
 
 
+@pytest.fixture(autouse=True)
+def no_account(tmp_path, monkeypatch):
+    """Pose, Clothes and the LoRA stacks look their ids up in the catalogs at run time. Without
+    the simulator (the `comfy` fixture, which sets its own account) there is no account, so the
+    lookup is skipped: these tests never reach the live API or a real user directory."""
+    for name in ("ALIVEAI_API_KEY", "ALIVEAI_EMAIL", "ALIVEAI_PASSWORD", "ALIVEAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "no-account"))
+
+
 def run(cls, **kwargs):
     out = cls().run(**kwargs)
     return asyncio.run(out) if asyncio.iscoroutine(out) else out
@@ -72,8 +82,8 @@ def test_stack_limits_come_from_the_table():
 
 
 def test_outputs_are_plain_json():
-    objs = [PoseNode().run(id="standing001", type="STANDING", poseStrength=40)[0],
-            ClothesNode().run(clothesPrompt="a red coat")[0],
+    objs = [run(PoseNode, id="standing001", type="STANDING", poseStrength=40)[0],
+            run(ClothesNode, clothesPrompt="a red coat")[0],
             CropAreaNode().run(x=0, y=4, width=64, height=32)[0],
             CharacterNode().run(model="GROK", age="thirty")[0],
             stack(LoraStackNode, ("tpl-selfie", 10.0))]
@@ -119,8 +129,8 @@ def test_create_image_with_two_chained_lora_stacks(sim, comfy):
 
 
 def test_edit_image_with_pose_clothes_and_edit_loras(sim, comfy):
-    pose = PoseNode().run(id="standing002", type="STANDING", poseStrength=35, posePrompt="")[0]
-    clothes = ClothesNode().run(clothesId="clothes-red-gown", clothesPrompt="")[0]
+    pose = run(PoseNode, id="standing002", type="STANDING", poseStrength=35, posePrompt="")[0]
+    clothes = run(ClothesNode, clothesId="clothes-red-gown", clothesPrompt="")[0]
     loras = stack(EditLoraStackNode, ("edit-creative-neon", 0.8))
     out = run(NODE_CLASS_MAPPINGS["AliveAIEditImage"], editModel="CREATIVE", ignoreFace=False, restoreFace=True,
               prompt="same person in a ballroom", image=torch.rand(1, 16, 16, 3), pose=pose, clothesRequest=clothes,
@@ -153,7 +163,7 @@ def test_inpaint_google_with_a_crop_area(sim, comfy):
 ])
 def test_bad_values_are_refused_with_node_and_field(cls, kwargs, field):
     with pytest.raises(ValidationError) as err:
-        cls().run(**kwargs)
+        run(cls, **kwargs)
     assert err.value.field == field and str(err.value).startswith(cls.LABEL + ": ")
     assert f"'{field}'" in str(err.value)
 

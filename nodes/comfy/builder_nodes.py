@@ -12,6 +12,11 @@ Rules the table cannot state get one small named check each: a pose or clothes n
 prompt, a LoRA slot with settings needs an id, and a stack may not grow past the consuming
 field's `max_items`. Face Swap uploads its face images, and that happens at run time in a worker
 thread like every other upload, never while the graph is validated.
+
+Pose, Clothes and the LoRA stacks also check their ids against the catalogs (catalogs.check) at
+run time, in a worker thread, after the local checks: a saved workflow whose pose or LoRA was
+removed fails in the node that names it, before any paid job is created. Queue time
+(VALIDATE_INPUTS) stays offline.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from ..api import OPERATIONS, SHAPES
 from ..api.schema import Field
 from ..api.validate import check_fields, check_value
 from ..errors import AliveAIError, ValidationError
-from . import bridge, runtime
+from . import bridge, catalogs, runtime
 from .handles import MEDIA
 from .job_nodes import display_name
 from .widgets import SHAPE_SOCKETS, VIDEO_LORAS, MediaSlot, is_widget, request_value, socket_type, tooltip, widget_spec
@@ -125,26 +130,79 @@ class ShapeBuilder:
         return (self.build(shape_values(self.fields(), kwargs)),)
 
 
+CatalogRef = tuple[tuple[str, ...], str, str]   # (catalog kinds, id, field)
+
+
+def check_catalog_refs(label: str, refs: list[CatalogRef], stop: threading.Event) -> None:
+    """Blocking (network): run through runtime.run_in_thread."""
+    for kinds, ident, field in refs:
+        if stop.is_set():
+            return
+        catalogs.check(kinds, ident, label, field)
+
+
+class CatalogChecked:
+    """A builder whose ids come from catalogs: built and checked locally, then its ids looked
+    up in their catalogs in a worker thread. Subclasses list them in catalog_refs()."""
+
+    LABEL: str
+
+    def make(self, kwargs: dict) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def catalog_refs(cls, out: tuple, kwargs: dict) -> list[CatalogRef]:
+        raise NotImplementedError
+
+    async def run(self, **kwargs):
+        out = self.make(kwargs)
+        refs = self.catalog_refs(out, kwargs)
+        if refs:
+            await runtime.run_in_thread(check_catalog_refs, self.LABEL, refs)
+        return out
+
+
 def one_of(label: str, obj: dict, names: tuple[str, str]) -> None:
     if not any(n in obj for n in names):
         raise ValidationError(f"set '{names[0]}' or '{names[1]}'", operation=label, field=names[0],
                               limit="one of " + ", ".join(names))
 
 
-class PoseNode(ShapeBuilder):
+class PoseNode(CatalogChecked, ShapeBuilder):
     SHAPE, SOCKET, LABEL = "PoseRequest", SHAPE_SOCKETS["PoseRequest"], "Pose (AliveAI)"
 
     @classmethod
     def rules(cls, obj: dict) -> None:
         one_of(cls.LABEL, obj, ("id", "posePrompt"))   # a pose from the catalog, or a custom one
 
+    def make(self, kwargs: dict) -> tuple:
+        return ShapeBuilder.run(self, **kwargs)
 
-class ClothesNode(ShapeBuilder):
+    @classmethod
+    def catalog_refs(cls, out: tuple, kwargs: dict) -> list[CatalogRef]:
+        obj = out[0]
+        if not obj.get("id"):
+            return []
+        kind = str(obj.get("type") or "").strip().upper()
+        # CUSTOM is the type public code sends with a custom pose; no type could be either list.
+        kinds = ("custom_poses",) if kind == "CUSTOM" else ("poses",) if kind else ("poses", "custom_poses")
+        return [(kinds, obj["id"], "id")]
+
+
+class ClothesNode(CatalogChecked, ShapeBuilder):
     SHAPE, SOCKET, LABEL = "ClothesRequest", SHAPE_SOCKETS["ClothesRequest"], "Clothes (AliveAI)"
 
     @classmethod
     def rules(cls, obj: dict) -> None:
         one_of(cls.LABEL, obj, ("clothesId", "clothesPrompt"))
+
+    def make(self, kwargs: dict) -> tuple:
+        return ShapeBuilder.run(self, **kwargs)
+
+    @classmethod
+    def catalog_refs(cls, out: tuple, kwargs: dict) -> list[CatalogRef]:
+        ident = out[0].get("clothesId")
+        return [(("clothes", "custom_clothes"), ident, "clothesId")] if ident else []
 
 
 class CropAreaNode(ShapeBuilder):
@@ -199,15 +257,17 @@ class FaceSwapNode(ShapeBuilder):
 
 
 # -- LoRA stacks ----------------------------------------------------------------------------------
-class LoraStackNode:
+class LoraStackNode(CatalogChecked):
     """Up to SLOTS LoRAs per node (an empty id skips a slot), appended to an optional upstream
     stack of the same kind, never past the consuming field's max_items. A node with every slot
-    empty passes its upstream stack through, so a chain link can be switched off by clearing it."""
+    empty passes its upstream stack through, so a chain link can be switched off by clearing it.
+    Only this node's own ids are looked up in the catalogs: the upstream node checked its own."""
 
     SHAPE = "TemplateRequest"
     SOCKET = SHAPE_SOCKETS["TemplateRequest"]
     LABEL = "LoRA Stack (AliveAI)"
     CATALOG = "Get Templates (AliveAI)"
+    KINDS: tuple[str, ...] = ("templates",)
     SLOTS = 3
     CHAIN = "loras"
     CATEGORY = CATEGORY
@@ -263,7 +323,8 @@ class LoraStackNode:
             out.append(check_fields(cls.LABEL, fields, {"id": ident, **values}, SHAPES, prefix=p))
         return out
 
-    def run(self, **kwargs):
+    def make(self, kwargs: dict) -> tuple:
+        kwargs = dict(kwargs)
         upstream = [dict(x) for x in kwargs.pop(self.CHAIN, None) or []]
         own = self.entries(kwargs)
         if not upstream and not own:   # an empty stack would silently drop the field from the request
@@ -276,18 +337,29 @@ class LoraStackNode:
                                   operation=self.LABEL, field=self.CHAIN, limit=f"max items {cap}")
         return (stack,)
 
+    @classmethod
+    def catalog_refs(cls, out: tuple, kwargs: dict) -> list[CatalogRef]:
+        refs = []
+        for i in range(1, cls.SLOTS + 1):
+            ident = str(kwargs.get(cls.prefix(i) + "id") or "").strip()
+            if ident:
+                refs.append((cls.KINDS, ident, cls.prefix(i) + "id"))
+        return refs
+
 
 class EditLoraStackNode(LoraStackNode):
     SHAPE = "QwenTemplateRequest"
     SOCKET = SHAPE_SOCKETS["QwenTemplateRequest"]
     LABEL = "Edit LoRA Stack (AliveAI)"
     CATALOG = "Get Edit Templates or Get Edit Templates Realism (AliveAI)"
+    KINDS = ("edit_templates", "edit_templates_realism")   # which one depends on editModel, unknown here
 
 
 class VideoLoraStackNode(LoraStackNode):
     SOCKET = VIDEO_LORAS
     LABEL = "Video LoRA Stack (AliveAI)"
     CATALOG = "Get Video Templates or Get Ltx Video Templates (AliveAI)"
+    KINDS = ("video_templates", "ltx_video_templates")     # which one depends on videoModel, unknown here
 
 
 def _finish(cls: type, key: str) -> tuple[str, type]:

@@ -1,5 +1,6 @@
 """The pack's HTTP routes (all under /aliveai/): the account form of the settings dialog, a
-connection test, and a credits + queue summary for the status tab.
+connection test, a credits + queue summary for the status tab, and the catalog lists of the
+id pickers (catalogs.py: cached, stale-while-revalidate, the last good list when the API fails).
 
 Why it looks like this:
 - ComfyUI has no authentication and may listen on 0.0.0.0, so no answer ever carries a key or
@@ -29,7 +30,7 @@ from ..client.config import (DEFAULT_BASE_URL, Settings, clean_secret, normalize
                              write_config_file)
 from ..errors import AliveAIError, ConfigError
 from ..redact import mask, redact, register_secret
-from . import bridge, session
+from . import bridge, catalogs, session
 
 log = logging.getLogger("aliveai")
 
@@ -39,7 +40,7 @@ FORM_FIELDS = (*CREDENTIAL_FIELDS, "base_url")
 STATUS_TTL = 5.0            # seconds a credits/queue answer is reused
 STATUS_MIN_AGE = 1.0        # `?refresh=1` still reuses an answer younger than this
 ROUTE_DEADLINE = 30.0       # the longest a handler waits for the API before answering anyway
-QUICK_TIMEOUT = (5.0, 15.0)  # connect, read: the UI is waiting
+QUICK_TIMEOUT = session.QUICK_TIMEOUT
 
 _file_lock = threading.Lock()  # read-merge-write of the config file; handlers may overlap
 
@@ -137,34 +138,7 @@ def save_form(form: dict, clear: bool = False) -> None:
 
 
 # -- blocking work, run in a thread -------------------------------------------------------------
-class QuickClients:
-    """One client per settings for the routes: one retry and short timeouts (the nodes' client
-    retries for minutes, which a settings screen must not wait for). Kept, not made per call,
-    so e-mail/password users do not log in on every status refresh."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._client: AliveAIClient | None = None
-
-    def get(self, s: Settings) -> AliveAIClient:
-        with self._lock:
-            if self._client is None or self._client.settings != s:
-                self._close()
-                self._client = AliveAIClient(s, retries=1, backoff_factor=0.2)
-                self._client.transport.timeout = QUICK_TIMEOUT
-            return self._client
-
-    def reset(self) -> None:
-        with self._lock:
-            self._close()
-
-    def _close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        self._client = None
-
-
-_CLIENTS = QuickClients()
+_CLIENTS = session.QUICK  # shared with the catalog service: one login for the whole UI
 
 
 def check_connection() -> dict[str, Any]:
@@ -309,6 +283,22 @@ async def get_status(request: web.Request) -> web.Response:
     return _json(await _blocking(fallback, status, max_age))
 
 
+async def get_catalog(request: web.Request) -> web.Response:
+    """`{kind, items: [{id, name, thumb, group}], stale, error, updated}`; `?refresh=1` skips the
+    cache. Without it an expired list is answered at once and refreshed in the background."""
+    kind = request.match_info["kind"]
+    if kind not in catalogs.KINDS:
+        return _json({"error": f"unknown catalog '{kind[:40]}'; known: {', '.join(catalogs.KINDS)}"}, status=404)
+    refresh = bool(request.query.get("refresh"))
+    try:
+        listing = await asyncio.wait_for(asyncio.to_thread(catalogs.CATALOGS.get, kind, refresh, not refresh),
+                                         timeout=ROUTE_DEADLINE)
+    except asyncio.TimeoutError:  # the fetch goes on in its thread and fills the cache for next time
+        held = catalogs.CATALOGS.peek(kind).as_json()
+        return _json({**held, "stale": True, "error": f"AliveAI did not answer within {ROUTE_DEADLINE:.0f} s"})
+    return _json(listing.as_json())
+
+
 def setup(routes: web.RouteTableDef) -> None:
     """Register every pack route on `routes` (ComfyUI's table, or a test app's)."""
     routes.get("/aliveai/account")(get_account)
@@ -316,3 +306,4 @@ def setup(routes: web.RouteTableDef) -> None:
     routes.post("/aliveai/account/clear")(post_clear)
     routes.post("/aliveai/account/test")(post_test)
     routes.get("/aliveai/status")(get_status)
+    routes.get("/aliveai/catalog/{kind}")(get_catalog)

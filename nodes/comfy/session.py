@@ -1,6 +1,10 @@
 """Process-wide pieces the nodes share: the client for the current settings, the result store,
 and the upload cache key. Settings are re-read on every run (the settings dialog may have
 changed them); a client is reused while they stay the same.
+
+Two clients: the nodes' own, which retries for minutes because a paid job depends on it, and a
+quick one (one retry, short timeouts) for anything a person or a run merely waits on: the
+settings dialog, the status tab, the catalog pickers and the catalog id checks.
 """
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from ..client import AliveAIClient, resolve
 from ..client.config import Settings
 from ..store import ResultStore
 from . import bridge
+
+QUICK_TIMEOUT = (5.0, 15.0)  # connect, read: someone is waiting
 
 _lock = threading.Lock()
 _client: AliveAIClient | None = None
@@ -32,13 +38,44 @@ def client() -> AliveAIClient:
         return _client
 
 
+class QuickClients:
+    """One quick client per settings: one retry and short timeouts (the nodes' client retries
+    for minutes, which a settings screen must not wait for). Kept, not made per call, so
+    e-mail/password users do not log in on every status or catalog refresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: AliveAIClient | None = None
+
+    def get(self, s: Settings) -> AliveAIClient:
+        with self._lock:
+            if self._client is None or self._client.settings != s:
+                self._close()
+                self._client = AliveAIClient(s, retries=1, backoff_factor=0.2)
+                self._client.transport.timeout = QUICK_TIMEOUT
+            return self._client
+
+    def reset(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+
+QUICK = QuickClients()
+
+
 def reset() -> None:
-    """Forget the cached client (tests, or after the settings changed)."""
+    """Forget the cached clients (tests, or after the settings changed)."""
     global _client, _client_settings
     with _lock:
         if _client is not None:
             _client.close()
         _client, _client_settings = None, None
+    QUICK.reset()
 
 
 def store() -> ResultStore:

@@ -1,0 +1,445 @@
+"""The catalogs behind the id widgets (poses, clothes, LoRA templates, profiles) as short,
+normalized lists `{id, name, thumb, group}`: for the pickers of js/catalogs.js (through the
+/aliveai/catalog/{kind} route) and for the run-time check that an id is still in its catalog.
+
+Why it looks like this:
+- The doc shows almost no item shapes (API.md §3.6-3.8, §5.7), so every field is looked up under
+  the names public code uses and anything unexpected is skipped, never raised on: an odd answer
+  gives a shorter list, not a broken picker or a blocked run.
+- Lists are per account (custom poses and clothes, own profiles): memory and disk entries carry
+  the account scope (base URL + hashed credential) and another account's list is never served.
+- Memory holds a list for TTL seconds; disk (`<user dir>/catalogs/<kind>.json`) keeps the last
+  good one across restarts and API outages, then served with `stale: true` and the error.
+- One service for two kinds of caller: route handlers (in asyncio.to_thread) and node runs
+  (worker threads). State is behind threading locks, and one fetch per list runs at a time:
+  concurrent callers wait for it and share its answer.
+- The route asks for stale-while-revalidate: an expired list is answered at once (marked stale)
+  and refreshed in a background thread, so opening a picker never waits on the API twice.
+- `check` refuses an id only when a list was really obtained and lacks it; when a catalog cannot
+  be fetched at all it logs and lets the run go on (the API will answer). It is for run time only:
+  INPUT_TYPES and VALIDATE_INPUTS never do network I/O.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..client import AliveAIClient
+from ..client.config import Settings
+from ..errors import AliveAIError, ConfigError, ValidationError
+from ..redact import redact
+from . import bridge, session
+
+log = logging.getLogger("aliveai")
+
+TTL = 600.0              # seconds a list is fresh
+RECHECK_AGE = 30.0       # an id missing from a list older than this is looked up in a fresh one
+MAX_PROFILE_PAGES = 20   # per listing (own, public); the page size is the API's (10 in the simulator)
+MAX_NAME = 120           # a clothes prompt can be long; the picker shows one line
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str        # the route's name for it
+    op: str         # the table's operation
+    source: str     # the catalog's node name, for messages
+    noun: str       # one item, for messages
+    group: str      # the group of items that name none
+
+
+KINDS: dict[str, Kind] = {k.key: k for k in (
+    Kind("poses", "get_poses", "Get Poses", "pose", "Poses"),
+    Kind("custom_poses", "get_custom_poses", "Get Custom Poses", "pose", "Custom poses"),
+    Kind("clothes", "get_public_clothes", "Get Public Clothes", "clothes", "Public clothes"),
+    Kind("custom_clothes", "get_custom_clothes", "Get Custom Clothes", "clothes", "Custom clothes"),
+    Kind("templates", "get_templates", "Get Templates", "LoRA", "LoRAs"),
+    Kind("edit_templates", "get_edit_templates", "Get Edit Templates", "edit LoRA", "Creative"),
+    Kind("edit_templates_realism", "get_edit_templates_realism", "Get Edit Templates Realism", "edit LoRA",
+         "Realism"),
+    Kind("video_templates", "get_video_templates", "Get Video Templates", "video LoRA", "Video"),
+    Kind("ltx_video_templates", "get_ltx_video_templates", "Get Ltx Video Templates", "video LoRA", "LTX video"),
+    Kind("profiles", "get_profiles", "Get Profiles For User", "profile", "Profiles"),
+)}
+
+# Id fields of the operation nodes checked at run time (runtime.plan); the parameter builders
+# name their own (builder_nodes).
+CATALOG_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "create_character_image": {"profileId": ("profiles",)},
+    "generate_character_prompt": {"profileId": ("profiles",)},
+}
+
+
+class UnknownCatalog(KeyError):
+    pass
+
+
+def kind_of(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise UnknownCatalog(name) from None
+
+
+# -- normalization --------------------------------------------------------------------------------
+ID_KEYS = ("id", "clothesId", "poseId", "templateId", "profileId", "uuid", "_id")
+NAME_KEYS = ("name", "title", "label", "displayName", "clothesPrompt", "additionalPrompt", "templatePrompt",
+             "prompt", "description")
+THUMB_KEYS = ("imageUrl", "image", "thumbnailUrl", "thumbnail", "thumbUrl", "clothesImageUrl", "previewUrl",
+              "preview", "profileImageUrl", "avatarUrl", "coverUrl", "url")
+GROUP_KEYS = ("category", "group")
+LIST_KEYS = ("items", "content", "data", "results", "templates", "clothes", "poses", "profiles")
+
+
+def _text(value: Any) -> str | None:
+    """A usable id or label: a non-empty string or an integer (never a bool, a float or an object)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        return text or None
+    return None
+
+
+def _url(value: Any) -> str:
+    """An http(s) picture URL, or "" (the browser loads it: no javascript:, no file paths)."""
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("src")
+    if isinstance(value, str) and re.match(r"^https?://[^\s]+$", value.strip(), re.IGNORECASE):
+        return value.strip()
+    return ""
+
+
+def _first(item: dict, keys: Iterable[str], convert: Callable[[Any], Any]) -> Any:
+    for k in keys:
+        v = convert(item.get(k))
+        if v:
+            return v
+    return None
+
+
+def normalize_item(raw: Any, group: str, fallback_id: Any = None) -> dict[str, Any] | None:
+    """One entry, or None when it has no id."""
+    if not isinstance(raw, dict):
+        ident = _text(raw)  # a bare id
+        return {"id": ident, "name": ident, "thumb": "", "group": group} if ident else None
+    ident = _first(raw, ID_KEYS, _text) or _text(fallback_id)
+    if not ident:
+        return None
+    name = _first(raw, NAME_KEYS, _text) or ident
+    if len(name) > MAX_NAME:
+        name = name[:MAX_NAME - 1].rstrip() + "\u2026"
+    return {"id": ident, "name": name, "thumb": _first(raw, THUMB_KEYS, _url) or "",
+            "group": _first(raw, GROUP_KEYS, _text) or group}
+
+
+def _items(body: Any) -> list[tuple[Any, Any]]:
+    """(item, fallback id) pairs of a list answer: a list, a list under a usual key, or an
+    object of objects (keyed by id)."""
+    if isinstance(body, list):
+        return [(x, None) for x in body]
+    if not isinstance(body, dict):
+        return []
+    for k in LIST_KEYS:
+        if isinstance(body.get(k), list):
+            return [(x, None) for x in body[k]]
+    return [(v, k) for k, v in body.items() if isinstance(v, dict)]
+
+
+def _unique(entries: Iterable[dict | None]) -> list[dict]:
+    seen, out = set(), []
+    for e in entries:
+        if e is not None and e["id"] not in seen:
+            seen.add(e["id"])
+            out.append(e)
+    return out
+
+
+def normalize_list(body: Any, group: str) -> list[dict]:
+    return _unique(normalize_item(x, group, k) for x, k in _items(body))
+
+
+def category_title(key: str) -> str:
+    """`posesAllFours` -> "All Fours"; `standing` -> "Standing"."""
+    stem = re.sub(r"^poses(?=[A-Z_])", "", str(key)).strip("_") or str(key)
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", stem).replace("_", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def normalize_poses(body: Any) -> list[dict]:
+    """Get Poses (#43): an object with one key per category (posesStanding, ...). A category may
+    be `{type, poses: [...]}`, a list, or an object of objects; the category becomes the group
+    and its `type` (if any) the entries' type, so the picker can fill the Pose node's type."""
+    if not isinstance(body, dict):
+        return normalize_list(body, KINDS["poses"].group)
+    out: list[dict | None] = []
+    for key, value in body.items():
+        if not isinstance(value, (dict, list)):
+            continue
+        group = category_title(key)
+        kind = _text(value.get("type")) if isinstance(value, dict) else None
+        poses = value.get("poses") if isinstance(value, dict) else None
+        inner = poses if isinstance(poses, (list, dict)) else value
+        for raw, fallback in _items(inner):
+            entry = normalize_item(raw, group, fallback)
+            own = _text(raw.get("type")) if isinstance(raw, dict) else None
+            if entry is not None and (own or kind):
+                entry["type"] = own or kind
+            out.append(entry)
+    return _unique(out)
+
+
+def fetch_profiles(client: AliveAIClient) -> list[dict]:
+    """The user's own profiles, then everyone's (#47), page by page while `hasNextPage` says
+    so, up to MAX_PROFILE_PAGES each; a page that brings nothing new ends a listing early."""
+    out: list[dict] = []
+    seen: set[str] = set()
+    for public, group in ((False, "My profiles"), (True, "Public profiles")):
+        for page in range(MAX_PROFILE_PAGES):
+            body = client.call("get_profiles", page=page, public=public)
+            new = [e for e in normalize_list(body.get("profiles") if isinstance(body, dict) else body, group)
+                   if e["id"] not in seen]
+            seen.update(e["id"] for e in new)
+            out += new
+            if not new or not (isinstance(body, dict) and body.get("hasNextPage") is True):
+                break
+    return out
+
+
+def fetch(kind: str, client: AliveAIClient) -> list[dict]:
+    k = kind_of(kind)
+    if k.key == "profiles":
+        return fetch_profiles(client)
+    return normalize(kind, client.call(k.op))
+
+
+def normalize(kind: str, body: Any) -> list[dict]:
+    """The entries of one catalog answer (not profiles: those come page by page)."""
+    k = kind_of(kind)
+    entries = normalize_poses(body) if k.key == "poses" else normalize_list(body, k.group)
+    if k.key == "custom_poses":
+        for e in entries:
+            e["type"] = "CUSTOM"   # the type public code sends with a custom pose [inferred]
+    return entries
+
+
+# -- the service ----------------------------------------------------------------------------------
+@dataclass
+class Entry:
+    items: list[dict]
+    updated: float        # epoch seconds of the fetch
+    scope: str
+
+
+@dataclass
+class Listing:
+    kind: str
+    items: list[dict] = field(default_factory=list)
+    updated: float | None = None    # None: no list at all
+    stale: bool = False
+    error: str | None = None
+    revalidating: bool = False
+
+    def ids(self) -> set[str]:
+        return {e["id"] for e in self.items}
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "items": self.items, "stale": self.stale, "error": self.error,
+               "updated": self.updated}
+        if self.revalidating:
+            out["revalidating"] = True
+        return out
+
+
+class Catalogs:
+    def __init__(self, ttl: float = TTL, clock: Callable[[], float] = time.time):
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()   # the dicts below; held for a few statements only
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._fetch_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._background: set[tuple[str, str]] = set()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    # -- lookups --------------------------------------------------------------------------------
+    def get(self, kind: str, refresh: bool = False, background: bool = False) -> Listing:
+        """The list of `kind` for the current account. `refresh` skips the TTL; `background`
+        answers an expired list at once and refreshes it in a thread (stale-while-revalidate)."""
+        kind_of(kind)
+        s, problem = self._settings()
+        if s is None:
+            return Listing(kind, error=problem)
+        key = (session.account_scope(s), kind)
+        entry = self._entry(key)
+        if entry is not None and not refresh and self._fresh(entry):
+            return Listing(kind, entry.items, entry.updated)
+        if entry is not None and background and not refresh:
+            self._revalidate(key, s)
+            return Listing(kind, entry.items, entry.updated, stale=True, revalidating=True)
+        return self._fetch(key, s)
+
+    def peek(self, kind: str) -> Listing:
+        """What memory holds, without any I/O but the settings file (for a route that timed out)."""
+        kind_of(kind)
+        s, problem = self._settings()
+        if s is None:
+            return Listing(kind, error=problem)
+        with self._lock:
+            entry = self._entries.get((session.account_scope(s), kind))
+        if entry is None:
+            return Listing(kind)
+        return Listing(kind, entry.items, entry.updated, stale=not self._fresh(entry))
+
+    def _settings(self) -> tuple[Settings | None, str | None]:
+        try:
+            s = session.settings()
+        except ConfigError as e:
+            return None, str(e)
+        if not s.has_credentials:
+            return None, str(ConfigError("no AliveAI credentials are set."))
+        return s, None
+
+    def _fresh(self, entry: Entry) -> bool:
+        return 0 <= self.clock() - entry.updated < self.ttl
+
+    def _entry(self, key: tuple[str, str]) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None:
+            return entry
+        entry = self._load(key)
+        if entry is not None:
+            with self._lock:
+                entry = self._entries.setdefault(key, entry)
+        return entry
+
+    def _fetch_lock(self, key: tuple[str, str]) -> threading.Lock:
+        with self._lock:
+            return self._fetch_locks.setdefault(key, threading.Lock())
+
+    def _fetch(self, key: tuple[str, str], s: Settings) -> Listing:
+        scope, kind = key
+        started = self.clock()
+        with self._fetch_lock(key):
+            entry = self._entry(key)
+            if entry is not None and entry.updated >= started:   # fetched while we waited: share it
+                return Listing(kind, entry.items, entry.updated)
+            try:
+                items = fetch(kind, session.QUICK.get(s))
+            except AliveAIError as e:
+                error = redact(str(e))
+                log.warning("AliveAI: could not list %s: %s", KINDS[kind].source, error)
+                if entry is None:
+                    return Listing(kind, error=error)
+                return Listing(kind, entry.items, entry.updated, stale=True, error=error)
+            entry = Entry(items, self.clock(), scope)
+            with self._lock:
+                self._entries[key] = entry
+            self._save(kind, entry)
+            return Listing(kind, items, entry.updated)
+
+    def _revalidate(self, key: tuple[str, str], s: Settings) -> None:
+        with self._lock:
+            if key in self._background:
+                return
+            self._background.add(key)
+
+        def work() -> None:
+            try:
+                self._fetch(key, s)
+            finally:
+                with self._lock:
+                    self._background.discard(key)
+
+        threading.Thread(target=work, name="aliveai-catalog", daemon=True).start()
+
+    # -- disk -----------------------------------------------------------------------------------
+    @staticmethod
+    def path(kind: str) -> Path:
+        return bridge.user_dir() / "catalogs" / f"{kind_of(kind).key}.json"
+
+    def _load(self, key: tuple[str, str]) -> Entry | None:
+        scope, kind = key
+        try:
+            data = json.loads(self.path(kind).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            log.info("AliveAI: ignoring the unreadable catalog file of %s: %s", kind, e)
+            return None
+        if not isinstance(data, dict) or data.get("scope") != scope:   # another account's list
+            return None
+        updated = data.get("updated")
+        if not isinstance(updated, (int, float)) or isinstance(updated, bool):
+            return None
+        items = [{k: str(e.get(k) or "") for k in ("id", "name", "thumb", "group")}
+                 | ({"type": str(e["type"])} if isinstance(e.get("type"), str) else {})
+                 for e in data.get("items") or [] if isinstance(e, dict) and isinstance(e.get("id"), str) and e["id"]]
+        return Entry(items, float(updated), scope)
+
+    def _save(self, kind: str, entry: Entry) -> None:
+        path = self.path(kind)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"scope": entry.scope, "updated": entry.updated, "items": entry.items},
+                                      ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:  # the memory copy still works; only a restart loses the list
+            log.warning("AliveAI: could not save the %s list to %s: %s", kind, path, e)
+            tmp.unlink(missing_ok=True)
+
+
+CATALOGS = Catalogs()
+
+
+# -- the run-time check ---------------------------------------------------------------------------
+def check(kinds: str | Iterable[str], ident: Any, label: str, field: str, service: Catalogs | None = None) -> None:
+    """Raise a ValidationError naming the node, the field and the id when `ident` is in none of
+    the `kinds` catalogs. A list older than RECHECK_AGE is fetched again first (the item may be
+    new). When one of the catalogs cannot be fetched at all, the run goes on (logged)."""
+    svc = service or CATALOGS
+    names = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    ident = _text(ident)
+    if not ident:
+        return
+    listings = [svc.get(k) for k in names]
+    if any(ident in lst.ids() for lst in listings):
+        return
+    now = svc.clock()
+    listings = [svc.get(lst.kind, refresh=True) if lst.updated is not None and not lst.stale
+                and now - lst.updated > RECHECK_AGE else lst for lst in listings]
+    if any(ident in lst.ids() for lst in listings):
+        return
+    missing = [lst for lst in listings if lst.updated is None]
+    if missing:
+        level = logging.DEBUG if all("credentials" in (lst.error or "") for lst in missing) else logging.WARNING
+        log.log(level, "AliveAI %s: could not check %s %r against %s (%s); running anyway", label, field, ident,
+                ", ".join(KINDS[lst.kind].source for lst in missing), "; ".join(lst.error or "?" for lst in missing))
+        return
+    sources = " or ".join(KINDS[n].source for n in names)
+    message = f"'{field}': {KINDS[names[0]].noun} '{ident}' is not in {sources} any more: pick another"
+    stale = [lst for lst in listings if lst.stale]
+    if stale:
+        age = max(now - (lst.updated or now) for lst in stale)
+        message += f" (list from {age / 60:.0f} min ago: AliveAI could not be reached to refresh it)"
+    raise ValidationError(message, operation=label, field=field, limit="in catalog")
+
+
+def check_values(op_key: str, label: str, values: dict) -> None:
+    """The catalog ids among an operation node's request values (CATALOG_FIELDS)."""
+    for name, kinds in CATALOG_FIELDS.get(op_key, {}).items():
+        if values.get(name):
+            check(kinds, values[name], label, name)
