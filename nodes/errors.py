@@ -34,8 +34,12 @@ class AliveAIError(Exception):
             parts.append(f" [prompt_id {self.prompt_id}]")
         return redact("".join(parts))
 
-    def for_node(self, label: str):
-        """Name the node instead of the API operation: the user sees nodes, not endpoints."""
+    def for_node(self, label: str, own: str | None = None):
+        """Name the node instead of the API operation: the user sees nodes, not endpoints. When
+        the call that failed was not the node's own operation (`own`), e.g. Upload File or Get
+        Prompt inside Edit Image, that call stays in the message: it is the cause."""
+        if own and self.operation and self.operation not in (label, own):
+            self.message = f"{self.operation} failed: {self.message}"
         self.operation = label
         self.args = (str(self),)
         return self
@@ -113,7 +117,13 @@ class JobFailedError(AliveAIError):
 class JobTimeoutError(AliveAIError):
     """The job ran longer than the running-time limit. It may still finish remotely."""
 
-    hint = "The job may still finish: run Load Result (AliveAI) with this prompt_id later."
+    hint = ("The job may still finish: run Load Result (AliveAI) with this prompt_id later, or queue the same "
+            "inputs again to pick it up without a new job. The limit is ALIVEAI_RUNNING_TIMEOUT (seconds).")
+
+
+class BudgetError(AliveAIError):
+    """The spend guard refused a paid job before anything was sent (ALIVEAI_CREDIT_BUDGET,
+    ALIVEAI_MIN_CREDITS)."""
 
 
 class JobCancelledError(AliveAIError):

@@ -8,13 +8,17 @@ content hash of a local upload (stable across restarts, unlike the media id a ne
 or the media id of an earlier result. A new seed is a new key, so a new job.
 
 Entries are small JSON files under `<user dir>/aliveai/cache/`, one per key, written atomically;
-they hold ids and file names, never URLs (they expire) or credentials.
+they hold ids and file names, never URLs (they expire) or credentials. An entry is written as soon
+as the job is submitted (`pending`: its prompt_id and request), so a run that did not see the job
+finish (interrupt, timeout, restart) follows that same job next time instead of paying again; it
+becomes the result entry once the job completes, and is dropped when the job failed remotely.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +52,7 @@ class RequestCache:
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # writers may race
         tmp.write_text(json.dumps(entry), "utf-8")
         os.replace(tmp, path)
 

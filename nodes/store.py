@@ -48,7 +48,7 @@ class ResultStore:
         path = self.sidecar_path(prompt_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"prompt_id": prompt_id, "saved": _now(), **data}
-        tmp = path.with_suffix(".json.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # two runs may save one prompt
         tmp.write_text(redact(json.dumps(data, indent=2, default=str)), "utf-8")
         os.replace(tmp, path)
         return path

@@ -39,7 +39,7 @@ def client(settings):
 def comfy(sim, tmp_path, monkeypatch):
     """The node layer outside ComfyUI, talking to the simulator; returns the recorded status texts."""
     from nodes import media
-    from nodes.comfy import bridge, session
+    from nodes.comfy import bridge, catalogs, session
     from nodes.simulator import DEFAULT_API_KEY
 
     for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD"):
@@ -52,10 +52,12 @@ def comfy(sim, tmp_path, monkeypatch):
     bridge.set_text_sink(lambda text, node: texts.append((node, text)))
     session.reset()
     media.UPLOADS.clear()
+    catalogs.CATALOGS.clear()
     yield texts
     bridge.set_text_sink(None)
     session.reset()
     media.UPLOADS.clear()
+    catalogs.CATALOGS.clear()
 
 
 def pytest_report_header(config):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from .. import api
 from ..api.schema import TEXT, TEXT_PAIR, Operation
@@ -30,6 +29,9 @@ CHUNK = 1 << 20
 DOWNLOAD_TRIES = 3
 UPLOAD_TRIES = 3
 QUEUE_FULL_WAIT = 600.0    # how long a create waits for a free slot when AliveAI's queue is full
+QUEUE_FULL_STEP = 2.0      # without Retry-After, wait 2, 4, 6 ... s (capped at 30) between creates
+LOOKUP_TRIES = 2           # looks for a create whose answer was lost (the job may not be listed at once)
+LOOKUP_DELAY = 1.0
 
 
 class AliveAIClient:
@@ -37,6 +39,7 @@ class AliveAIClient:
                  retries: int = 5, backoff_factor: float = 0.5):
         self.settings = settings or resolve(config_path)
         self.transport = Transport(self.settings, retries=retries, backoff_factor=backoff_factor)
+        self._claimed: set[str] = set()   # prompt ids our creates got: a lost answer is never matched to them
 
     def close(self) -> None:
         self.transport.close()
@@ -133,7 +136,7 @@ class AliveAIClient:
 
     # -- jobs -------------------------------------------------------------------------------
     def submit(self, operation: str | Operation, values: Mapping[str, Any] | None = None, *,
-               notify: Callable[[str], None] | None = None, queue_full_wait: float = QUEUE_FULL_WAIT,
+               notify: Callable[[str], None] | None = None, queue_full_wait: float | None = None,
                should_stop: Callable[[], bool] | None = None, **fields: Any) -> Job:
         """Create a job and return its handle. The create is never re-sent blindly: when its answer
         is lost, the job is looked up in the queue and the prompt list first (one click, one bill).
@@ -144,7 +147,7 @@ class AliveAIClient:
         body_values = {**(values or {}), **fields}
         prep = api.prepare(op, body_values)  # validate before anything is sent
         input_ids = tuple(str(body_values[f.name]) for f in op.media_fields if body_values.get(f.name))
-        deadline = time.monotonic() + queue_full_wait
+        deadline = time.monotonic() + (QUEUE_FULL_WAIT if queue_full_wait is None else queue_full_wait)
         attempt = 0
         while True:
             try:
@@ -152,7 +155,7 @@ class AliveAIClient:
                 break
             except RateLimitError as e:
                 attempt += 1
-                wait = e.retry_after if e.retry_after is not None else min(30.0, 2.0 * attempt)
+                wait = e.retry_after if e.retry_after is not None else min(30.0, QUEUE_FULL_STEP * attempt)
                 if time.monotonic() + wait > deadline or (should_stop and should_stop()):
                     raise
                 if notify:
@@ -172,29 +175,43 @@ class AliveAIClient:
         prompt_id = str((resp or {}).get("promptId") or "")
         if not prompt_id:
             raise ApiError("the create answer has no promptId", operation=op.name)
+        self._claimed.add(prompt_id)
         return Job(self, op, prompt_id, seed=(resp or {}).get("seed"), input_ids=input_ids)
 
     def _find_lost_create(self, op: Operation, body: dict, cause: AliveAIError) -> dict:
         """The create may have reached AliveAI. Look for a job with our exact request: first the
-        pending queue, then page 0 of Get Prompts for this prompt type."""
+        pending queue (newest first), then page 0 of Get Prompts for this prompt type (a fast job
+        may have finished already). Jobs this client already got an answer for are skipped, so two
+        identical requests in flight never share one result."""
         log.warning("AliveAI %s: the create answer was lost (%s); looking for the job", op.name, cause.message)
-        candidates: list[str] = []
-        try:
-            candidates = [str(q.get("promptId")) for q in self.pending() if q.get("promptId")]
-            for pid in candidates:
-                container = self.get_prompt(pid)
-                if _echo_matches(container, op, body):
-                    return {"promptId": pid, "seed": body.get("seed")}
-            page = self.call("get_prompts", page=0, pageSize=20, promptType=[op.prompt_type]) or {}
-            for container in page.get("prompts") or []:
-                if _echo_matches(container, op, body):
-                    return {"promptId": container.get("promptId"), "seed": body.get("seed")}
-        except AliveAIError as e:
-            log.warning("AliveAI %s: could not look for the lost job: %s", op.name, e)
+        for attempt in range(LOOKUP_TRIES):
+            if attempt:
+                time.sleep(LOOKUP_DELAY)
+            try:
+                found = self._lookup(op, body)
+            except AliveAIError as e:
+                log.warning("AliveAI %s: could not look for the lost job: %s", op.name, e)
+                continue
+            if found:
+                log.info("AliveAI %s: found the job of the lost answer: %s", op.name, found)
+                self._claimed.add(found)
+                return {"promptId": found, "seed": body.get("seed")}
         raise SubmitUncertainError(
             f"the create request may have reached AliveAI but its answer was lost ({cause.message}), and no matching "
             "job was found. It was NOT re-sent, to avoid paying twice: check your AliveAI prompt list before "
             "running again.", operation=op.name)
+
+    def _lookup(self, op: Operation, body: dict) -> str | None:
+        pending = [str(q.get("promptId")) for q in self.pending() if q.get("promptId")]
+        for pid in reversed(pending):
+            if pid not in self._claimed and _echo_matches(self.get_prompt(pid), op, body):
+                return pid
+        page = self.call("get_prompts", page=0, pageSize=20, promptType=[op.prompt_type]) or {}
+        for container in page.get("prompts") or []:
+            pid = str(container.get("promptId") or "") if isinstance(container, dict) else ""
+            if pid and pid not in self._claimed and _echo_matches(container, op, body):
+                return pid
+        return None
 
     def attach(self, operation: str | Operation, prompt_id: str, input_ids: tuple[str, ...] = ()) -> Job:
         """Re-attach to an existing job by prompt_id."""
@@ -237,13 +254,19 @@ class AliveAIClient:
                             operation=operation, prompt_id=prompt_id)
 
     def _fetch_to(self, url: str, dest: Path) -> tuple[int | None, str]:
+        import requests  # loaded with the first client anyway (http.Transport); not at pack import
+
         req = requests.Request("GET", url)
         prep = self.transport.session.prepare_request(req)
         prep.url = url                      # requests would re-quote the URL: keep the signed query intact
         prep.headers.pop("Authorization", None)
-        tmp = dest.with_name(dest.name + ".part")
+        # send() skips what request() adds from the environment: proxies (HTTPS_PROXY) and the CA
+        # bundle. Merged here, so downloads go through the user's proxy and share the API's pool.
+        env = self.transport.session.merge_environment_settings(url, {}, True, None, None)
+        # One temporary name per thread: two runs fetching the same result never share a .part file.
+        tmp = dest.with_name(f"{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
         try:
-            with self.transport.session.send(prep, stream=True, timeout=self.transport.timeout) as resp:
+            with self.transport.session.send(prep, timeout=self.transport.timeout, **env) as resp:
                 if resp.status_code != 200:
                     return resp.status_code, f"HTTP {resp.status_code}"
                 expected = resp.headers.get("Content-Length")

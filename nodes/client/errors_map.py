@@ -5,7 +5,6 @@ The error body format is not documented (API.md §7.2): take the first non-empty
 """
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
 import time
 
 from ..errors import ApiError, AuthError, NotFoundError, RateLimitError
@@ -35,6 +34,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        from email.utils import parsedate_to_datetime  # rare (an HTTP date); email.utils costs ~7 ms to import
+
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
@@ -63,4 +64,10 @@ def error_for(status: int, body: object, raw: str, *, operation: str, path: str,
         return ApiError(f"method not allowed (HTTP 405 on {method} {path}: {msg}); check the base URL "
                         "(use https://api.aliveai.app) and the operation table.", operation=operation, status=status,
                         api_message=msg)
+    if status == 413:
+        return ApiError(f"the file is too large for AliveAI (HTTP 413: {msg})", operation=operation, status=status,
+                        api_message=msg, hint="Send a smaller image or a shorter video.")
+    if status == 415:
+        return ApiError(f"AliveAI does not accept this file type (HTTP 415: {msg})", operation=operation,
+                        status=status, api_message=msg, hint="Send a PNG, JPEG or WebP image, or an MP4 video.")
     return ApiError(f"HTTP {status}: {msg}", operation=operation, status=status, api_message=msg)

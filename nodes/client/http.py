@@ -9,28 +9,32 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import exceptions as urllib3_exc
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AliveAIError, AuthError, ConfigError, NetworkError
 from ..redact import register_secret
 from .config import Settings
 from .errors_map import error_for
-from .retry import make_retry
+from .retry import IDEMPOTENT, backoff, make_retry
+
+if TYPE_CHECKING:  # requests and urllib3 load with the first client, not when ComfyUI imports the pack
+    import requests
 
 log = logging.getLogger("aliveai")
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+BODY_TRIES = 3        # sends of an idempotent request whose answer arrived cut or malformed
 USER_AGENT = "ComfyUI-AliveAI/0.1"
 
 
 def was_sent(exc: BaseException) -> bool:
     """False only when the request certainly never left: the connection was not established."""
+    import requests
+    from urllib3 import exceptions as urllib3_exc
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return False
     seen: BaseException | None = exc
@@ -46,6 +50,24 @@ def was_sent(exc: BaseException) -> bool:
             inner = seen.args[0]
         seen = inner
     return True
+
+
+def _cut_answer(e: BaseException) -> bool:
+    """The answer began but its body broke off: a GET may simply be asked again."""
+    import requests
+
+    return isinstance(e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError))
+
+
+def _malformed(resp: requests.Response) -> bool:
+    """A success answer whose body is not JSON (cut short, or garbage from a proxy)."""
+    if resp.status_code >= 400 or not resp.content:
+        return False
+    try:
+        resp.json()
+    except ValueError:
+        return True
+    return False
 
 
 def _reason(exc: BaseException) -> str:
@@ -98,6 +120,9 @@ class Transport:
                  timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)):
         self.settings = settings
         self.timeout = timeout
+        import requests
+        from requests.adapters import HTTPAdapter
+
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         adapter = HTTPAdapter(max_retries=make_retry(retries, backoff_factor), pool_maxsize=32)
@@ -124,8 +149,17 @@ class Transport:
                 data: Any = None, operation: str, auth: bool = True, timeout: Any = None,
                 prompt_id: str | None = None) -> Any:
         """Send one API request and return its parsed JSON (or None for an empty body).
-        Raises a typed AliveAIError; `requests` exceptions never escape."""
-        for attempt in (0, 1):
+        Raises a typed AliveAIError; `requests` exceptions never escape.
+
+        urllib3 retries connection errors and retryable statuses; an idempotent request whose
+        answer arrived but was cut or malformed is sent again here (up to BODY_TRIES), which
+        urllib3 cannot do: it has already handed the response over."""
+        import requests
+
+        renewed = False
+        bad_answers = 0
+        idempotent = method.upper() in IDEMPOTENT
+        while True:
             headers = {"Accept": "application/json"}
             if auth:
                 headers["Authorization"] = self.auth.header()
@@ -133,15 +167,25 @@ class Transport:
                 resp = self.session.request(method, self.url(path), params=params, json=json, files=files,
                                             data=data, headers=headers, timeout=timeout or self.timeout)
             except requests.exceptions.RequestException as e:
+                if idempotent and bad_answers < BODY_TRIES - 1 and _cut_answer(e):
+                    bad_answers += 1
+                    log.info("AliveAI: %s got a cut answer, asking again", operation)
+                    time.sleep(backoff(bad_answers, base=0.25, cap=4.0))
+                    continue
                 sent = was_sent(e)
                 what = "could not connect to" if not sent else "got no answer from"
                 raise NetworkError(f"{what} {self.settings.base_url} for {method} {path} ({_reason(e)})",
                                    operation=operation, prompt_id=prompt_id, sent=sent) from None
-            if resp.status_code == 401 and auth and attempt == 0 and self.auth.renew(headers["Authorization"]):
+            if resp.status_code == 401 and auth and not renewed and self.auth.renew(headers["Authorization"]):
+                renewed = True
                 log.info("AliveAI: %s got 401, logging in again", operation)
                 continue
+            if idempotent and bad_answers < BODY_TRIES - 1 and _malformed(resp):
+                bad_answers += 1
+                log.info("AliveAI: %s answered with malformed JSON, asking again", operation)
+                time.sleep(backoff(bad_answers, base=0.25, cap=4.0))
+                continue
             return self._parse(resp, method, path, operation, prompt_id)
-        raise AssertionError("unreachable")
 
     def _parse(self, resp: requests.Response, method: str, path: str, operation: str, prompt_id: str | None) -> Any:
         text = resp.text

@@ -5,9 +5,13 @@ Waiting (a heartbeat at least once a second, so a caller can check for an interr
 the API says nothing for minutes), then Completed(medias) or Failed(error).
 
 It listens on the prompt websocket and, because a job that finishes before we connect may never
-send an event (API.md §6.1), reads Get Prompt once after every (re)connect. A dropped socket is
-reopened with backoff; after repeated failures it polls Get Pending + Get Prompt instead. A job is
-never abandoned while queued: only running time counts against `running_timeout`.
+send an event (API.md §6.1), reads the job's state (Get Pending, then Get Prompt once it is no
+longer pending) after every (re)connect, and again whenever the socket has been silent for
+SILENT_CHECK seconds (an open socket that stopped delivering events looks exactly like a long
+queue). A dropped socket is reopened with backoff (a 401 on the handshake logs in again once);
+after repeated failures it polls Get Pending + Get Prompt instead. A job is never abandoned while
+queued: only running time counts against `running_timeout`, and while polling, network errors and
+5xx answers are ridden out for up to OFFLINE_LIMIT seconds (a server restart).
 """
 from __future__ import annotations
 
@@ -19,14 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import websocket
-
 from ..api.schema import Operation
-from ..errors import AliveAIError, JobCancelledError, JobFailedError, JobTimeoutError, NotFoundError
+from ..errors import (AliveAIError, ApiError, JobCancelledError, JobFailedError, JobTimeoutError, NetworkError,
+                      NotFoundError, RateLimitError)
 from .results import Media, medias_of, pick_results
-from .retry import backoff
+from .retry import RETRY_STATUSES, backoff
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # websocket-client loads when a job is first followed, not when ComfyUI imports the pack
+    import websocket
+
     from .client import AliveAIClient
 
 log = logging.getLogger("aliveai")
@@ -36,7 +41,16 @@ POLL_INTERVAL = 2.5
 WS_MAX_FAILURES = 4
 COMPLETE_RETRIES = 5       # Get Prompt tries when a completion event lacks the expected media
 GONE_GRACE_POLLS = 4       # polls a job may be absent from the queue without medias before we call it failed
+GONE_RECHECK = 1.0         # seconds between the two looks of _check_gone
 PING_EVERY = 25.0
+SILENT_CHECK = 10.0        # seconds without a websocket frame before Get Pending / Get Prompt are read
+OFFLINE_LIMIT = 300.0      # seconds of network errors while polling before giving up (the job goes on remotely)
+
+
+def transient(e: BaseException) -> bool:
+    """An error worth waiting out while following a job: no answer, or a 5xx/429 that outlived
+    urllib3's own retries. Auth and not-found errors are not."""
+    return isinstance(e, NetworkError) or (isinstance(e, (ApiError, RateLimitError)) and e.status in RETRY_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -108,9 +122,9 @@ class Job:
         self.stop()
         return self.client.cancel(self.prompt_id)
 
-    def events(self, running_timeout: float | None = None, heartbeat: float = HEARTBEAT,
+    def events(self, running_timeout: float | None = None, heartbeat: float | None = None,
                use_websocket: bool = True) -> Iterator[Event]:
-        follow = _Follow(self, running_timeout, heartbeat)
+        follow = _Follow(self, running_timeout, heartbeat or HEARTBEAT)
         yield from follow.run(use_websocket)
 
     # -- helpers used by _Follow -------------------------------------------------------------
@@ -139,7 +153,8 @@ class _Follow:
         if self.running_timeout and self.run_started is not None:
             ran = time.monotonic() - self.run_started
             if ran > self.running_timeout:
-                raise JobTimeoutError(f"still running after {ran:.0f} s (limit {self.running_timeout:.0f} s)",
+                raise JobTimeoutError(f"still running after {ran:.1f} s of running time (limit "
+                                      f"{self.running_timeout:g} s; the queue wait is not counted)",
                                       operation=self.job.op.name, prompt_id=self.job.prompt_id)
 
     def _status(self, ev: Event) -> Event | None:
@@ -168,31 +183,52 @@ class _Follow:
 
     # -- websocket ------------------------------------------------------------------------------
     def _connect(self) -> websocket.WebSocket:
+        import websocket
+
         url = f"{self.client.settings.ws_url}/ws/prompts/{self.job.prompt_id}"
-        header = [f"Authorization: {self.client.transport.auth.header()}"]
-        return websocket.create_connection(url, header=header, timeout=self.heartbeat, enable_multithread=True)
+        auth = self.client.transport.auth
+        for attempt in (0, 1):
+            header = auth.header()
+            try:
+                return websocket.create_connection(url, header=[f"Authorization: {header}"], timeout=self.heartbeat,
+                                                   enable_multithread=True)
+            except websocket.WebSocketBadStatusException as e:
+                # An access token that expired mid-job: log in again once, as HTTP calls do.
+                if getattr(e, "status_code", None) == 401 and attempt == 0 and auth.renew(header):
+                    log.info("AliveAI %s: websocket got 401, logging in again", self.job.prompt_id)
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     def _websocket(self) -> Iterator[Event]:
         """Returns True when the job ended (an event was yielded), False to fall back to polling."""
+        import websocket
+
         failures = 0
         while failures <= WS_MAX_FAILURES:
             if self.job._stop.is_set():
                 return True
             try:
                 conn = self._connect()
-            except (websocket.WebSocketException, OSError) as e:
+            except (websocket.WebSocketException, OSError, NetworkError) as e:
                 failures += 1
                 log.info("AliveAI %s: websocket not available (%s), attempt %d", self.job.prompt_id,
                          type(e).__name__, failures)
                 yield from self._sleep(backoff(failures, base=0.5, cap=8.0) if failures <= WS_MAX_FAILURES else 0)
                 continue
             try:
-                # The job may have finished (or failed) before we connected: read its state once.
-                end = self._check_prompt(final=False) or self._check_gone()
-                if end is not None:
-                    yield end
-                    return True
-                ended = yield from self._read(conn)
+                try:
+                    # The job may have finished (or failed) before we connected, and events sent while
+                    # we were away are lost: read its state once.
+                    ended = yield from self._probe()
+                    if ended:
+                        return True
+                    ended = yield from self._read(conn)
+                except AliveAIError as e:
+                    if not transient(e):
+                        raise
+                    log.info("AliveAI %s: %s; reconnecting", self.job.prompt_id, e.message)
+                    ended = False
                 if ended:
                     return True
                 failures += 1
@@ -206,7 +242,9 @@ class _Follow:
         return False
 
     def _read(self, conn: websocket.WebSocket) -> Iterator[Event]:
-        last_ping = time.monotonic()
+        import websocket
+
+        last_ping = last_heard = time.monotonic()
         while not self.job._stop.is_set():
             try:
                 frame = conn.recv()
@@ -214,12 +252,18 @@ class _Follow:
                 if time.monotonic() - last_ping > PING_EVERY:
                     conn.ping()
                     last_ping = time.monotonic()
+                if time.monotonic() - last_heard > SILENT_CHECK:
+                    last_heard = time.monotonic()
+                    ended = yield from self._probe()
+                    if ended:
+                        return True
                 yield self._waiting()
                 continue
             except (websocket.WebSocketException, OSError):
                 return False
             if not frame:
                 return False  # closed by the server
+            last_heard = time.monotonic()
             try:
                 data = json.loads(frame)
             except ValueError:
@@ -256,11 +300,47 @@ class _Follow:
                 yield out
         self._check_timeout()
 
+    def _probe(self) -> Iterator[Event]:
+        """Where is the job? Get Pending, and Get Prompt when it is no longer pending; used on every
+        (re)connect and when the socket has been silent. Returns True when the job ended (its last
+        event was yielded)."""
+        item = self.client.pending_item(self.job.prompt_id)
+        if item is not None:
+            ev = _status_of(item.get("queuePosition"), item.get("progress"))
+            out = self._status(ev) if ev is not None else None
+            if out is not None:
+                yield out
+            self._check_timeout()
+            return False
+        end = self._check_prompt(final=False) or self._check_gone()
+        if end is None:
+            return False
+        yield end
+        return True
+
     # -- polling --------------------------------------------------------------------------------
     def _poll(self) -> Iterator[Event]:
         gone = 0
+        offline_since: float | None = None
         while not self.job._stop.is_set():
-            item = self.client.pending_item(self.job.prompt_id)
+            try:
+                item = self.client.pending_item(self.job.prompt_id)
+                end = None if item is not None else self._check_prompt(final=False)
+            except AliveAIError as e:
+                if not transient(e):
+                    raise
+                now = time.monotonic()
+                if offline_since is None:
+                    offline_since = now
+                    yield Notice(f"AliveAI unreachable ({e.message}); still following the job")
+                if now - offline_since > OFFLINE_LIMIT:
+                    raise NetworkError(f"lost contact with AliveAI for {now - offline_since:.0f} s while following "
+                                       f"the job ({e.message}); it may still finish: run Load Result (AliveAI) "
+                                       "with this prompt_id later.", operation=self.job.op.name,
+                                       prompt_id=self.job.prompt_id) from None
+                yield from self._sleep(POLL_INTERVAL)
+                continue
+            offline_since = None
             if item is not None:
                 gone = 0
                 ev = _status_of(item.get("queuePosition"), item.get("progress"))
@@ -269,7 +349,6 @@ class _Follow:
                     if out is not None:
                         yield out
             else:
-                end = self._check_prompt(final=False)
                 if end is not None:
                     yield end
                     return
@@ -279,6 +358,7 @@ class _Follow:
                                                 f"{self.job.op.expected_media} media)", operation=self.job.op.name,
                                                 prompt_id=self.job.prompt_id))
                     return
+            self._check_timeout()
             yield from self._sleep(POLL_INTERVAL)
 
     def _sleep(self, seconds: float) -> Iterator[Event]:
@@ -298,7 +378,7 @@ class _Follow:
             if self.client.pending_item(self.job.prompt_id) is not None:
                 return None
             if attempt == 0:
-                time.sleep(1.0)
+                time.sleep(GONE_RECHECK)
                 done = self._check_prompt(final=False)
                 if done is not None:
                     return done

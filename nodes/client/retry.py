@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import inspect
 import random
+from typing import TYPE_CHECKING
 
-from urllib3.util.retry import Retry
+if TYPE_CHECKING:  # urllib3 loads with the first client, not when ComfyUI imports the pack
+    from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
@@ -21,6 +23,8 @@ TOTAL_TRIES = 5
 
 
 def make_retry(total: int = TOTAL_TRIES, backoff_factor: float = BACKOFF_FACTOR) -> Retry:
+    from urllib3.util.retry import Retry
+
     kwargs = dict(total=total, connect=total, read=total, status=total, redirect=0, other=0,
                   allowed_methods=IDEMPOTENT, status_forcelist=RETRY_STATUSES, backoff_factor=backoff_factor,
                   backoff_max=BACKOFF_MAX, raise_on_status=False, respect_retry_after_header=True)

@@ -32,7 +32,8 @@ def display_name(op: Operation) -> str:
 class JobNode:
     OP: Operation
     FUNCTION = "run"
-    RUNNING_TIMEOUT: float | None = 1800.0   # running time only; the queue wait is never counted
+    RUNNING_TIMEOUT: float | None = 1800.0   # running time only; the queue wait is never counted.
+    # ALIVEAI_RUNNING_TIMEOUT (seconds, read at run time) overrides it; see runtime.running_timeout.
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -43,8 +44,9 @@ class JobNode:
         return queue_check(cls.OP, cls.LABEL, kwargs)
 
     async def run(self, unique_id=None, **kwargs):
+        limit = runtime.running_timeout(self.RUNNING_TIMEOUT, self.LABEL)
         out = await runtime.run_in_thread(runtime.execute, self.OP, self.LABEL, kwargs, unique_id,
-                                          running_timeout=self.RUNNING_TIMEOUT)
+                                          running_timeout=limit)
         store = session.store()
         make = video_outputs if self.OP.returns == VIDEO else image_outputs
         return make(store, out.refs, out.files, out.prompt_ids)

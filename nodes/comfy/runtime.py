@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +22,10 @@ from ..api.schema import Operation
 from ..client import Completed, Failed, Media, Notice, Queued, Running
 from ..client.results import medias_of
 from ..client.client import AliveAIClient
-from ..errors import AliveAIError, ConfigError, JobCancelledError, ValidationError
+from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError, ValidationError
 from ..request_cache import RequestCache, request_key
 from ..store import ResultStore
-from . import bridge, session
+from . import bridge, catalogs, session, spend
 from .handles import MediaHandle, MediaRef
 from .widgets import MediaSlot, media_slots, widget_values
 
@@ -83,14 +84,25 @@ class Status:
         self.jobs = jobs
         self.progress = [0.0] * jobs
         self.text = [""] * jobs
+        self.since: list[float | None] = [None] * jobs        # when each job was submitted
+        self.queued: list[int | None] = [None] * jobs         # queue position while waiting, else None
+        self.queue_wait: list[float | None] = [None] * jobs   # how long it waited before running
         self._last_sent = 0.0
         self._lock = threading.Lock()
 
+    def submitted(self, index: int) -> None:
+        self.since[index] = time.monotonic()
+
     def update(self, index: int, ev: Any) -> None:
         with self._lock:
+            since = self.since[index]
             if isinstance(ev, Queued):
-                self.text[index] = f"queued #{ev.position}" if ev.position else "queued"
-            elif isinstance(ev, Running):
+                self.queued[index] = ev.position or 0
+            elif isinstance(ev, (Running, Notice, str)):
+                self.queued[index] = None
+            if isinstance(ev, Running):
+                if self.queue_wait[index] is None and since is not None:
+                    self.queue_wait[index] = time.monotonic() - since
                 self.progress[index] = ev.progress
                 self.text[index] = f"running {ev.progress:.0f}%"
             elif isinstance(ev, Notice):
@@ -102,6 +114,10 @@ class Status:
                 return
             self._last_sent = now
             value = sum(self.progress) / self.jobs
+            for i, pos in enumerate(self.queued):   # the queue wait keeps counting between queue events
+                if pos is not None:
+                    waited = f" · waiting {now - self.since[i]:.0f} s" if self.since[i] is not None else ""
+                    self.text[i] = (f"queued #{pos}" if pos else "queued") + waited
             line = " · ".join(t for t in self.text if t) or "waiting"
         self.bar.update_absolute(value, 100)
         self.send(f"{line} · {self.elapsed():.0f} s")
@@ -109,8 +125,27 @@ class Status:
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
+    def queued_for(self) -> str:
+        """Text like " (queued 3.2 s)" when a job waited in AliveAI's queue noticeably, else ""."""
+        waits = [w for w in self.queue_wait if w is not None]
+        return f" (queued {max(waits):.1f} s)" if waits and max(waits) >= 0.5 else ""
+
     def send(self, text: str) -> None:
         bridge.send_text(text, self.node_id)
+
+
+def running_timeout(default: float | None, label: str | None = None) -> float | None:
+    """The running-time limit of a job: ALIVEAI_RUNNING_TIMEOUT (seconds; 0 means none), read at
+    run time, else the node's default. The queue wait never counts against it."""
+    raw = (os.environ.get("ALIVEAI_RUNNING_TIMEOUT") or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"ALIVEAI_RUNNING_TIMEOUT must be a number of seconds (0: no limit), got {raw!r}",
+                          operation=label, hint="") from None
+    return value if value > 0 else None
 
 
 def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str) -> Source:
@@ -226,6 +261,7 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
             vals["customImage"] = True
         api.prepare(op, vals)  # every limit of the doc, before anything is sent
         jobs.append((vals, sources))
+    catalogs.check_values(op.key, label, values)  # ids still in their catalogs (network; after the local checks)
     return jobs
 
 
@@ -243,32 +279,51 @@ def materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[s
 
 def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore, vals: dict, sources: dict,
             status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
+    """One job of a node, paid for at most once per distinct request: an identical request gives
+    the stored result; one whose job is still unfinished (interrupted while running, timed out,
+    ComfyUI restarted) follows that job again instead of submitting a new one."""
     cache = RequestCache(store.state)
     key = request_key(op.key, session.account_scope(client.settings), vals,
                       {name: src.ident for name, src in sources.items()})
-    hit = cached_result(label, client, store, cache, key)
-    if hit is not None:
-        status.update(index, f"cached result · prompt {hit.prompt_id}")
-        return hit
-    vals, input_ids = materialize(op, vals, sources)
     should_stop = lambda: stop.is_set() or bridge.is_interrupted()  # noqa: E731 - a one-line predicate reads best here
-    status.update(index, "submitting")
-    job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
-    store.log_job("submitted", job.prompt_id, operation=op.key, request=vals)
-    status.update(index, "queued")
+    entry = cache.get(key)
+    if entry and entry.get("pending"):
+        job = client.attach(op, entry["prompt_id"], tuple(entry.get("inputs") or ()))
+        job.seed, vals = entry.get("seed"), entry.get("request") or vals
+        status.update(index, f"following unfinished prompt {job.prompt_id}")
+    else:
+        hit = cached_result(label, client, store, cache, key)
+        if hit is not None:
+            status.update(index, f"cached result · prompt {hit.prompt_id}")
+            return hit
+        spend.check(client, op, label)
+        vals, input_ids = materialize(op, vals, sources)
+        if should_stop():  # an interrupt during the upload: nothing paid for has started yet
+            raise JobCancelledError("interrupted before submitting; no job was created", operation=label)
+        status.update(index, "submitting")
+        job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
+        store.log_job("submitted", job.prompt_id, operation=op.key, request=vals)
+        cache.put(key, {"prompt_id": job.prompt_id, "seed": job.seed, "pending": True, "inputs": list(input_ids),
+                        "request": vals})
+        status.update(index, "queued")
+    status.submitted(index)
     done: Completed | None = None
     for ev in job.events(running_timeout=running_timeout):
         if should_stop():
             outcome = job.cancel()
             store.log_job("cancelled", job.prompt_id, outcome=outcome)
+            if outcome == "removed":
+                cache.forget(key)
             what = {"removed": "removed from the AliveAI queue",
                     "running": "already running on AliveAI: it will finish (and may be billed); "
-                               "load it later with Load Result",
+                               "load it later with Load Result, or queue the same inputs again",
                     "gone": "no longer queued on AliveAI"}.get(outcome, outcome)
             status.send(f"interrupted: {what} · prompt {job.prompt_id}")
             raise JobCancelledError(f"interrupted; the job was {what}", operation=label, prompt_id=job.prompt_id)
         if isinstance(ev, Failed):
             store.log_job("failed", job.prompt_id, error=str(ev.error))
+            if isinstance(ev.error, JobFailedError):  # it ended remotely: the next run is a new job
+                cache.forget(key)
             raise ev.error.with_context(operation=label, prompt_id=job.prompt_id)
         if isinstance(ev, Completed):
             done = ev
@@ -277,11 +332,12 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
     if done is None:
         raise JobCancelledError("stopped before the job finished", operation=label, prompt_id=job.prompt_id)
     status.update(index, "downloading")
-    result = save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
-    cache.put(key, {"prompt_id": result.prompt_id, "seed": result.seed, "medias": [
-        {"id": r.media_id, "type": r.media_type, "file": _rel(store, p)} for r, p in zip(result.refs, result.files,
-                                                                                       strict=True)]})
-    return result
+    # Recorded before downloading: if a download fails, the next run fetches this job's files again
+    # (cached_result) instead of paying for a new job.
+    cache.put(key, {"prompt_id": job.prompt_id, "seed": job.seed, "medias": [
+        {"id": m.id, "type": m.type, "file": _rel(store, store.media_path(job.prompt_id, m.id, m.type, i))}
+        for i, m in enumerate(done.medias)]})
+    return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
 
 
 def _rel(store: ResultStore, path: Path) -> str:
@@ -358,7 +414,7 @@ def execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: 
     try:
         return _execute(op, label, kwargs, node_id, stop, running_timeout)
     except AliveAIError as e:
-        raise e.for_node(label) from None
+        raise e.for_node(label, own=op.name) from None
 
 
 def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
@@ -389,7 +445,8 @@ def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop:
     noun = "video" if kinds == {"VIDEO"} else "image"
     n = len(out.refs)
     status.bar.update_absolute(100, 100)
-    status.send(f"done in {status.elapsed():.1f} s · {n} {noun}{'s' if n != 1 else ''} · prompt {out.prompt_ids}")
+    status.send(f"done in {status.elapsed():.1f} s{status.queued_for()} · {n} {noun}{'s' if n != 1 else ''} · "
+                f"prompt {out.prompt_ids}")
     job_event(node_id, "completed", out.prompt_ids, status.elapsed(), out.refs)
     return out
 

@@ -124,8 +124,10 @@ def widget_spec(f: Field) -> tuple:
     start = _initial(f)
     if f.name == "seed":
         return ("INT", {"default": 0, "min": 0, "max": SEED_MAX, "control_after_generate": True,
-                        "tooltip": tooltip(f, "Sent as a digit string. Changing it makes a new paid job; "
-                                              "keep the control on 'fixed' to re-use results.")})
+                        "tooltip": tooltip(f, "Sent as a digit string. Same seed and inputs as an earlier run: "
+                                              "its saved result comes back with no new job (after a restart too). "
+                                              "A new seed is a new paid job, and ComfyUI's control starts on "
+                                              "'randomize': set it to 'fixed' to re-use results.")})
     if f.enum:
         if f.required:
             return (list(f.enum), {"default": start if start in f.enum else f.enum[0], "tooltip": tooltip(f)})

@@ -17,7 +17,8 @@ from .state import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     faults = "\n".join(f"  {name}: {text}" for name, text in Faults.describe().items())
     p = argparse.ArgumentParser(prog="python -m nodes.simulator", description="Local AliveAI API simulator.",
-                                epilog="faults (--fault NAME or NAME=VALUE):\n" + faults,
+                                epilog="faults (--fault NAME or NAME=VALUE):\n" + faults +
+                                "\n\nA server restart mid-job: POST /_sim/restart {\"seconds\": 1}.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
     p.add_argument("--job-seconds", type=float, default=0.3, help="running time of one job")

@@ -5,6 +5,7 @@ No auth (the server listens on 127.0.0.1 only), never logged, never subject to f
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,8 @@ RUNTIME_CONFIG = {"workers": int, "job_seconds": float, "max_pending": int, "url
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:
+    restarts: set[asyncio.Task] = set()
+
     async def body(request: web.Request) -> dict[str, Any]:
         try:
             data = await request.json() if request.can_read_body else {}
@@ -64,6 +67,22 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         sim.advance(float(data.get("seconds", 0)))
         return web.json_response({"clockOffset": sim.clock_offset})
 
+    async def restart(request: web.Request) -> web.Response:
+        """Answer first, then restart (the restart drops this very connection)."""
+        data = await body(request)
+        down = float(data.get("seconds", 1.0))
+        if sim.restart_hook is None:
+            return fail("the simulator is not serving")
+        hook, loop = sim.restart_hook, asyncio.get_running_loop()
+
+        def start() -> None:
+            task = loop.create_task(hook(down))
+            restarts.add(task)   # keep a reference until it is done
+            task.add_done_callback(restarts.discard)
+
+        loop.call_later(0.05, start)
+        return web.json_response({"restarting": True, "down": down})
+
     async def state(request: web.Request) -> web.Response:
         return web.json_response({
             "faults": sim.faults.as_dict(), "counters": sim.counters.as_dict(),
@@ -83,5 +102,6 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
     r.add_post("/_sim/config", set_config)
     r.add_post("/_sim/expire-tokens", expire_tokens)
     r.add_post("/_sim/advance", advance)
+    r.add_post("/_sim/restart", restart)
     r.add_get("/_sim/state", state)
     r.add_get("/_sim/log", log)

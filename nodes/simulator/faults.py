@@ -36,11 +36,27 @@ class Faults:
     ws_refuse: bool = flag("Websocket handshakes are answered HTTP 503.")
     ws_drop: bool = flag("A prompt websocket is closed (code 1011) right after it sent a running job's first "
                          "progress event.")
+    ws_silent: bool = flag("Prompt websockets open (and answer pings) but never send an event.")
     job_error: bool = flag("Jobs end with isError true, message 'Simulated failure: GPU out of memory'.")
     job_hang: bool = flag("Running jobs stop short of their last progress step and stay running while this is on.")
     http_500: int = counter("The next N HTTP requests that are not creates answer 500.")
+    http_502: int = counter("The next N HTTP requests that are not creates answer 502 Bad Gateway.")
+    http_503: int = counter("The next N HTTP requests that are not creates answer 503 Service Unavailable.")
     http_429: int = counter("The next N HTTP requests answer 429 with Retry-After: 1.")
+    queue_full: int = counter("The next N creates are refused 429 'Max pending creations reached', as when the "
+                              "account's queue is full (nothing is created).")
+    bad_json: int = counter("The next N JSON answers are cut in half (malformed JSON, status 200).")
+    create_lost: int = counter("The next N creates are made, but answered 502 Bad Gateway (a proxy lost the "
+                               "answer): the job exists and is pending.")
+    create_lost_late: int = counter("The next N creates are made, the answer is held until the job has finished, "
+                                    "then the connection closes without one: the job is only in Get Prompts.")
     url_expired: bool = flag("Every media URL is issued already expired (downloads get 403).")
+    url_expire_once: bool = flag("The first URL issued for each media is already expired; later ones (Get Prompt) "
+                                 "are fresh.")
+    download_cut: int = counter("The next N downloads send half of the file, then close the connection.")
+    upload_reject: int = counter("The next N uploads are refused 415 Unsupported Media Type.")
+    auth_expire_mid_job: bool = flag("When a job starts running, every access token expires (logging in again "
+                                     "works).")
     slow_seconds: float = seconds("Every HTTP answer is delayed by this many seconds (after the work is done).")
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False,
                                   metadata={"kind": None})

@@ -72,11 +72,20 @@ async def create(call: Call) -> web.StreamResponse:
     sim, user = call.sim, call.user
     assert user is not None
     inputs = check_references(sim, user, call.op, call.values)
-    if sim.pending_count(user) >= sim.config.max_pending:
+    if sim.pending_count(user) >= sim.config.max_pending or sim.faults.take("queue_full"):
         raise Reply(429, "Max pending creations reached")
     job = sim.new_job(call.op, user, call.body or {}, call.values.get("seed"), inputs)
     sim.counters.creates[call.op.key] += 1
     call.engine.submit(job)
+    if sim.faults.take("create_lost"):
+        raise Reply(502, "Bad gateway (simulated: the job was created but this answer was lost)")
+    if sim.faults.take("create_lost_late"):
+        for _ in range(600):          # at most 30 s: the job leaves the queue, then the answer is lost
+            if not job.pending:
+                break
+            await asyncio.sleep(0.05)
+        if call.request.transport is not None:
+            call.request.transport.close()
     return ok(views.create_response(job))
 
 
@@ -148,6 +157,8 @@ async def delete_from_queue(call: Call) -> web.StreamResponse:
 @handles("upload_file")
 async def upload_file(call: Call) -> web.StreamResponse:
     request, sim, limit = call.request, call.sim, call.sim.config.max_upload_bytes
+    if sim.faults.take("upload_reject"):
+        raise Reply(415, "Unsupported Media Type (simulated)")
     if not request.content_type.startswith("multipart/"):
         raise Reply(415, "Upload File takes multipart/form-data with the parts 'name' and 'image'")
     reader = await request.multipart()

@@ -19,21 +19,48 @@ HOST = "127.0.0.1"
 
 async def serve(sim: Simulator, port: int, ready: Any, stop: asyncio.Event) -> None:
     """Serve until `stop` is set; `ready(base_url)` is called once the port is bound."""
-    from aiohttp import web
+    from aiohttp import WSCloseCode, web
 
-    from .server import ENGINE, build_app
+    from .server import ENGINE, build_app, close_sockets
 
     app = build_app(sim)
     runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
+    site = web.TCPSite(runner, HOST, port)
+    comeback: set[asyncio.Task] = set()
+
+    async def restart(down: float) -> None:
+        """A server restart as clients see it; the jobs, queue and media (the state) are kept.
+        Returns once the server is down; it listens again on the same port `down` seconds later."""
+        nonlocal site
+        await close_sockets(app, WSCloseCode.SERVICE_RESTART, b"Simulator restarting")
+        await site.stop()                       # new connections are refused...
+        for handler in runner.server.connections if runner.server else ():
+            handler.force_close()               # ...and open keep-alive connections drop
+        sim.counters.restarts += 1
+
+        async def listen_again() -> None:
+            nonlocal site
+            await asyncio.sleep(down)
+            site = web.TCPSite(runner, HOST, int(sim.base_url.rsplit(":", 1)[1]))
+            await site.start()
+
+        task = asyncio.get_running_loop().create_task(listen_again())
+        comeback.add(task)
+        task.add_done_callback(comeback.discard)
+
     try:
-        site = web.TCPSite(runner, HOST, port)
         await site.start()
         bound = runner.addresses[0][1]
         sim.base_url = f"http://{HOST}:{bound}"
+        sim.restart_hook = restart
         ready(sim.base_url)
         await stop.wait()
     finally:
+        sim.restart_hook = None
+        for task in list(comeback):
+            task.cancel()
+        await asyncio.gather(*comeback, return_exceptions=True)
         await app[ENGINE].shutdown()
         await runner.cleanup()
 
@@ -126,6 +153,15 @@ class SimulatorThread:
         if thread.is_alive():
             raise RuntimeError("the AliveAI simulator thread did not stop")
         self._thread = None
+
+    def restart(self, down: float = 1.0, timeout: float = 15.0) -> None:
+        """Play a server restart mid-job: every websocket closes (1012), open connections drop and
+        new ones are refused for `down` seconds; jobs, queue and media are kept. Returns once the
+        server is down."""
+        hook, loop = self.state.restart_hook, self._loop
+        if hook is None or loop is None:
+            raise RuntimeError("the simulator is not serving")
+        asyncio.run_coroutine_threadsafe(hook(float(down)), loop).result(timeout)
 
     def __enter__(self) -> SimulatorThread:
         return self.start()

@@ -45,6 +45,14 @@ def _op_of(request: web.Request) -> Operation | None:
     return getattr(getattr(route, "handler", None), "op", None)
 
 
+BURST = {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable"}
+
+
+def _burst(sim: Simulator) -> int | None:
+    """The status of an HTTP 5xx burst fault that is still running, spending one unit of it."""
+    return next((status for status in BURST if sim.faults.take(f"http_{status}")), None)
+
+
 def build_app(sim: Simulator) -> web.Application:
     engine = Engine(sim)
 
@@ -65,14 +73,17 @@ def build_app(sim: Simulator) -> web.Application:
         try:
             if not socket and sim.faults.take("http_429"):
                 resp: web.StreamResponse = detail(429, "Too many requests (simulated)", {"Retry-After": "1"})
-            elif not socket and not (op and op.is_job) and sim.faults.take("http_500"):
-                resp = detail(500, "Internal server error (simulated)")
+            elif not socket and not (op and op.is_job) and (status := _burst(sim)):
+                resp = detail(status, f"{BURST[status]} (simulated)")
             else:
                 resp = await handler(request)
         except Reply as e:
             resp = detail(e.status, e.detail, e.headers)
         except web.HTTPException as e:   # unknown path, wrong method: the same JSON error shape
             resp = detail(e.status, e.reason, {k: v for k, v in e.headers.items() if k.lower() == "allow"})
+        if isinstance(resp, web.Response) and resp.content_type == "application/json" and resp.body \
+                and sim.faults.take("bad_json"):
+            resp.body = bytes(resp.body)[: len(resp.body) // 2]   # after the work: a create is made all the same
         if delay > 0 and not resp.prepared:   # after the work: a create is made even if the client gives up
             await asyncio.sleep(delay)
         entry.status = resp.status
@@ -138,6 +149,8 @@ async def _serve_socket(request: web.Request, queue: asyncio.Queue, on_event: An
     async def pump() -> None:
         while not ws.closed:
             event = await queue.get()
+            if (sent := getattr(sim, "on_event_sent", None)) is not None:  # bench/ times event delivery from here
+                sent(event)
             try:
                 await ws.send_json(event)
             except ConnectionError:
@@ -165,7 +178,8 @@ async def prompt_socket(request: web.Request) -> web.StreamResponse:
     job = sim.job_for(user, request.match_info["promptId"])
     if job is None:
         raise Reply(404, "Prompt not found")
-    queue = engine.subscribe(engine.prompt_subs, job.prompt_id)
+    # A silent socket is never subscribed: it stays open (pings work) and says nothing.
+    queue = asyncio.Queue() if sim.faults.ws_silent else engine.subscribe(engine.prompt_subs, job.prompt_id)
     if sim.config.replay_on_connect:
         queue.put_nowait(views.event(sim, job))
     sim.counters.ws_connections += 1
@@ -221,8 +235,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": media.content_type})
     resp.content_length = len(media.data)
     await resp.prepare(request)
-    for start in range(0, len(media.data), CHUNK):
-        await resp.write(media.data[start:start + CHUNK])
+    end = len(media.data) // 2 if sim.faults.take("download_cut") else len(media.data)
+    for start in range(0, end, CHUNK):
+        await resp.write(media.data[start:min(start + CHUNK, end)])
+    if end < len(media.data):   # half the bytes of the announced Content-Length, then the connection goes away
+        if request.transport is not None:
+            request.transport.close()
+        return resp
     await resp.write_eof()
     sim.counters.downloads += 1
     return resp
@@ -239,5 +258,9 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for ws in list(app[SOCKETS]):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"Simulator shutting down")
+    await close_sockets(app, WSCloseCode.GOING_AWAY, b"Simulator shutting down")
+
+
+async def close_sockets(app: web.Application, code: int, message: bytes) -> None:
+    await asyncio.gather(*(ws.close(code=code, message=message) for ws in list(app[SOCKETS])),
+                         return_exceptions=True)

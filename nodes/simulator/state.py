@@ -57,6 +57,7 @@ class SimConfig:
     ws_heartbeat: float = 20.0            # websocket ping interval (aiohttp autoping answers the client's)
     video_frames: int = 12
     video_fps: int = 24
+    video_bytes: int = 0                  # pad video results to this size (an MP4 'free' box): big downloads
     url_secret: str = "aliveai-simulator-url-secret"
 
     def __post_init__(self) -> None:
@@ -122,6 +123,7 @@ class Counters:
     ws_connections: int = 0       # prompt websockets accepted
     user_ws_connections: int = 0  # user websockets accepted
     logins: int = 0
+    restarts: int = 0             # simulated server restarts (SimulatorThread.restart, POST /_sim/restart)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: dict(v) if isinstance(v, Counter) else v for k, v in self.__dict__.items()}
@@ -157,6 +159,8 @@ class Simulator:
         self.tokens: dict[str, str] = {}   # access token -> user id
         self.media: dict[str, Media] = {}
         self.jobs: dict[str, Job] = {}
+        self.issued_urls: set[str] = set()   # media ids whose URL was handed out (fault url_expire_once)
+        self.restart_hook: Any = None        # set while serving: async fn(down seconds) playing a restart
         self._seq = 0
         self._token_seq = 0
         self._make_users()

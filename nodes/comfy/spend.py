@@ -1,0 +1,144 @@
+"""Spend guard: refuse a paid job *before* anything is sent when it would break a limit the user set.
+
+- `ALIVEAI_CREDIT_BUDGET`: credits this ComfyUI session (this process) may spend. Each job
+  submitted adds its estimated cost; a job that would take the total past the budget is refused.
+- `ALIVEAI_MIN_CREDITS`: a floor the account must keep. Before a job is submitted, the balance
+  (Me, cached ME_TTL seconds) minus what this session submitted since that read, minus the job's
+  estimate, must stay at or above the floor.
+
+Both are read at run time and off by default; when neither is set, nothing is checked and Me is
+never called. When either is set, a job the account cannot afford (balance below its estimate) is
+refused too.
+
+AliveAI does not document what an operation costs (API.md §10), so `ESTIMATE` is our guess, kept
+in this one place: per result kind, one credit for an image job, five for a video job (the figures
+the simulator charges). Estimates are counted when a job is submitted, so a job that later fails
+still counts: the guard errs on the side of spending less. Actual spend is measured where possible:
+every Me read is compared with the first one of the session (`summary()`), which also counts
+spending by other clients of the same account.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..api.schema import Operation
+from ..errors import BudgetError, ConfigError
+from . import session
+
+if TYPE_CHECKING:
+    from ..client.client import AliveAIClient
+
+log = logging.getLogger("aliveai")
+
+BUDGET_ENV = "ALIVEAI_CREDIT_BUDGET"
+FLOOR_ENV = "ALIVEAI_MIN_CREDITS"
+ESTIMATE = {"IMAGE": 1.0, "VIDEO": 5.0}   # credits per job, by result kind: an estimate, not a price list
+ME_TTL = 30.0
+
+
+@dataclass
+class _Account:
+    credits: float
+    read_at: float
+    first: float                 # the balance at the session's first read
+    since_read: float = 0.0      # estimates of jobs submitted since `read_at`
+
+
+@dataclass
+class _Session:
+    spent: float = 0.0           # estimated credits of the jobs this session submitted
+    jobs: int = 0
+    accounts: dict[str, _Account] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_state = _Session()
+
+
+def estimate(op: Operation) -> float:
+    return ESTIMATE.get(op.returns, ESTIMATE["IMAGE"])
+
+
+def _env_credits(name: str) -> float | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of credits, got {raw!r}", hint="") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}", hint="")
+    return value
+
+
+def limits() -> tuple[float | None, float | None]:
+    """(budget, floor) from the environment, read now; None when unset."""
+    return _env_credits(BUDGET_ENV), _env_credits(FLOOR_ENV)
+
+
+def _balance(client: AliveAIClient) -> _Account | None:
+    """The account's balance, from Me at most every ME_TTL seconds; None when Me has no credits."""
+    scope = session.account_scope(client.settings)
+    with _lock:
+        acct = _state.accounts.get(scope)
+        if acct is not None and time.monotonic() - acct.read_at < ME_TTL:
+            return acct
+    credits = client.me().get("credits")
+    if not isinstance(credits, (int, float)) or isinstance(credits, bool):
+        log.warning("AliveAI: Me gave no credit balance; the credit floor is not checked")
+        return None
+    with _lock:
+        first = acct.first if acct is not None else float(credits)
+        acct = _state.accounts[scope] = _Account(float(credits), time.monotonic(), first)
+        log.info("AliveAI: %g credits left; this session spent about %g (estimate) and %g (measured by Me)",
+                 acct.credits, _state.spent, acct.first - acct.credits)
+        return acct
+
+
+def check(client: AliveAIClient, op: Operation, label: str) -> None:
+    """Raise BudgetError, before anything is sent, when this job would break a limit; otherwise
+    count its estimate as spent."""
+    budget, floor = limits()
+    if budget is None and floor is None:
+        return
+    cost = estimate(op)
+    acct = _balance(client)
+    with _lock:
+        if budget is not None and _state.spent + cost > budget:
+            raise BudgetError(
+                f"refused before submitting: this job (about {cost:g} credits, an estimate) would take this "
+                f"session's spend to about {_state.spent + cost:g} credits, over the budget of {budget:g} "
+                f"({BUDGET_ENV}). Nothing was sent; raise the budget or restart ComfyUI for a new session.",
+                operation=label)
+        if acct is not None:
+            left = acct.credits - acct.since_read - cost
+            if left < (floor or 0.0):
+                raise BudgetError(
+                    f"refused before submitting: the account has about {acct.credits - acct.since_read:g} credits; "
+                    f"this job (about {cost:g}, an estimate) would leave {left:g}, below the floor of "
+                    f"{floor or 0:g} ({FLOOR_ENV}). Nothing was sent.", operation=label)
+            acct.since_read += cost
+        _state.spent += cost
+        _state.jobs += 1
+
+
+def summary() -> dict:
+    """This session's spend: estimated from submitted jobs, and measured from Me where read."""
+    with _lock:
+        measured = [a.first - a.credits for a in _state.accounts.values()]
+        return {"estimated": _state.spent, "jobs": _state.jobs,
+                "measured": sum(measured) if measured else None,
+                "credits": next((a.credits for a in _state.accounts.values()), None)}
+
+
+def reset() -> None:
+    """Start a new session (tests)."""
+    global _state
+    with _lock:
+        _state = _Session()
