@@ -21,6 +21,8 @@ from ..errors import AliveAIError, ValidationError
 from .handles import MEDIA
 
 UNSET = "(not set)"
+PROSE = frozenset({"prompt", "text", "appearance", "userInput"})  # text areas; other strings are one line
+SOCKET_ONLY = frozenset({"serverId"})  # rarely used, undocumented values: a socket, not a widget on every node
 SEED_MAX = 2**53 - 1          # the frontend's numbers are exact up to 2^53; the API takes up to 18 digits
 INT_MAX = 2**31 - 1
 FLOAT_MAX = 1_000_000.0
@@ -135,9 +137,13 @@ def widget_spec(f: Field) -> tuple:
                                    "tooltip": tooltip(f, f"{UNSET} leaves it out of the request.")})
     if f.type == STRING:
         # Ids are pasted, never written: a one-line box (a text area would hide a stray newline).
-        multiline = (f.max_length is None or f.max_length > 200) and not is_id(f)
+        # Text areas only for long prose: a node with five text areas is a metre tall.
+        multiline = (f.max_length is None or f.max_length > 1000 or f.name in PROSE) and not is_id(f)
         opts: dict[str, Any] = {"default": start or "", "multiline": multiline,
                                 "tooltip": tooltip(f, "" if f.required else "Empty leaves it out of the request.")}
+        if f.name in SOCKET_ONLY:
+            opts = {"forceInput": True, "tooltip": tooltip(f, "Advanced: connect a text to set it; unconnected "
+                                                              "leaves it out of the request.")}
         return ("STRING", opts)
     if f.type == INTEGER:
         sentinel = not f.required and start is None
@@ -172,7 +178,7 @@ def input_types(op: Operation) -> dict:
         elif f.shape:
             spec = (socket_type(op, f), {"tooltip": tooltip(f)})
             (required if f.required else optional)[f.name] = spec
-    for s in media_slots(op):
+    for s in sorted(media_slots(op), key=lambda s: s.slot not in ("image", "video")):  # the main input first
         need = "Required: connect one of these three." if s.field.required else "Optional."
         kind = MEDIA_SOCKET[s.field.media]
         optional[s.tensor_input] = (kind, {"tooltip": tooltip(s.field, f"{need} A local {kind} is uploaded once "
@@ -230,6 +236,8 @@ def runtime_check(op: Operation, values: dict, label: str) -> None:
     for f in op.fields:
         if f.name in values:
             check_value(label, f, values[f.name], SHAPES, f.name)
+            if f.required and f.type == STRING and values[f.name] == "":
+                raise ValidationError(f"'{f.name}' is required", operation=label, field=f.name, limit="required")
     for f in op.fields:
         if f.only_with and f.name in values and f.only_with[0] in values:
             other, allowed = f.only_with
