@@ -70,6 +70,56 @@ def test_rgba_keeps_alpha_in_png_and_decodes_to_rgb():
     assert torch.equal(back[0], image[0, ..., :3])
 
 
+def test_png_writer_is_exact_for_every_channel_count_and_odd_sizes():
+    """The pack writes its own PNGs (Sub filter + run-length deflate): Pillow must read back
+    the very same bytes, including one-pixel-wide images and bytes that wrap modulo 256."""
+    rng = np.random.default_rng(8)
+    for shape in ((1, 1), (1, 7), (5, 1), (9, 13), (3, 1, 3), (6, 5, 3), (4, 9, 4), (17, 2, 4)):
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        blob = media._png(pixels, 1)
+        mode, size, back = png_mode(blob)
+        assert mode == ("L" if pixels.ndim == 2 else {3: "RGB", 4: "RGBA"}[shape[2]])
+        assert size == (shape[1], shape[0])
+        assert np.array_equal(back, pixels)
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 2))[..., None].repeat(3, axis=2)  # smooth: compresses
+    assert len(media._png(ramp, 1)) < ramp.nbytes / 4
+
+
+def test_image_to_pngs_accepts_the_converted_uint8_pixels():
+    image = k255(1, 6, 5, 3, seed=9)
+    pixels = media.as_uint8(image)
+    assert pixels.dtype == np.uint8 and pixels.shape == (1, 6, 5, 3)
+    assert media.image_to_pngs(pixels) == media.image_to_pngs(image)
+    assert media.pixel_hash(pixels) == media.pixel_hash(image)
+
+
+def test_decoded_files_are_reused_until_the_file_changes(tmp_path):
+    media.DECODED.clear()
+    path = tmp_path / "r.png"
+    first = k255(1, 8, 8, 3, seed=10)
+    path.write_bytes(media.image_to_pngs(first)[0])
+    a = media.images_from_files([path])
+    b = media.images_from_files([path])
+    assert torch.equal(a, first) and torch.equal(b, first) and len(media.DECODED) == 1
+    a.zero_()  # a caller changing its tensor must not change the next caller's
+    assert torch.equal(media.images_from_files([path]), first)
+    second = k255(1, 8, 8, 3, seed=11)
+    tmp = tmp_path / "r.part"
+    tmp.write_bytes(media.image_to_pngs(second)[0])
+    os.replace(tmp, path)  # results are replaced atomically, as downloads do
+    assert torch.equal(media.images_from_files([path]), second)
+    media.DECODED.clear()
+
+
+def test_decoded_cache_keeps_to_its_budget():
+    cache = media.DecodedCache(budget=100)
+    for i in range(5):
+        cache.put(("k", i), np.zeros(40, dtype=np.uint8))
+    assert len(cache) == 2 and cache.get(("k", 4)) is not None and cache.get(("k", 0)) is None
+    cache.put(("big",), np.zeros(101, dtype=np.uint8))  # larger than the whole budget: not kept
+    assert cache.get(("big",)) is None
+
+
 def test_bad_image_shape_is_a_validation_error():
     with pytest.raises(ValidationError):
         media.image_to_pngs(torch.zeros(1, 8, 8, 2))

@@ -45,11 +45,16 @@ class JobNode:
 
     async def run(self, unique_id=None, **kwargs):
         limit = runtime.running_timeout(self.RUNNING_TIMEOUT, self.LABEL)
-        out = await runtime.run_in_thread(runtime.execute, self.OP, self.LABEL, kwargs, unique_id,
-                                          running_timeout=limit)
-        store = session.store()
-        make = video_outputs if self.OP.returns == VIDEO else image_outputs
-        return make(store, out.refs, out.files, out.prompt_ids)
+        return await runtime.run_in_thread(run_and_decode, self.OP, self.LABEL, kwargs, unique_id,
+                                           running_timeout=limit)
+
+
+def run_and_decode(op: Operation, label: str, kwargs: dict, node_id: str | None, *, stop, running_timeout) -> dict:
+    """The run and the decoding of its result, both in the worker thread: decoding on the prompt's
+    event loop would hold up every other remote node of the graph."""
+    out = runtime.execute(op, label, kwargs, node_id, stop, running_timeout)
+    make = video_outputs if op.returns == VIDEO else image_outputs
+    return make(session.store(), out.refs, out.files, out.prompt_ids)
 
 
 def make_job_node(op: Operation) -> type:

@@ -8,6 +8,8 @@ cancelled) stops following within a second and removes the job from AliveAI's qu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -31,6 +33,7 @@ from .widgets import MediaSlot, media_slots, widget_values
 
 log = logging.getLogger("aliveai")
 
+STOP_WAIT = 10.0   # seconds a cancelled node waits for its worker thread to notice
 MAX_PARALLEL_JOBS = 4  # one job per batch item; AliveAI caps pending jobs per account
 
 
@@ -151,10 +154,11 @@ def running_timeout(default: float | None, label: str | None = None) -> float | 
 def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str) -> Source:
     """A deferred upload of one IMAGE/MASK batch item (hash now, upload when needed, once)."""
     scope = session.account_scope(client.settings)
-    key = f"{scope}|{media.pixel_hash(tensor_item, kind='mask' if kind == 'mask' else 'image')}"
+    pixels = media.as_uint8(tensor_item)  # converted once: hashed now, encoded only if it must be uploaded
+    key = f"{scope}|{media.pixel_hash(pixels, kind='mask' if kind == 'mask' else 'image')}"
 
     def do_upload() -> tuple[str, str]:
-        png = (media.mask_to_pngs if kind == "mask" else media.image_to_pngs)(tensor_item)[0]
+        png = (media.mask_to_pngs if kind == "mask" else media.image_to_pngs)(pixels)[0]
         return client.upload(png, f"comfyui-{kind}.png")
 
     cached = media.UPLOADS.get(key)
@@ -224,6 +228,14 @@ def _fit_masks(kwargs: dict, slots: tuple[MediaSlot, ...]) -> dict:
     return out
 
 
+def missing_media(s: MediaSlot, kwargs: dict) -> str:
+    if s.field.media == "mask" and kwargs.get(s.tensor_input) is not None:
+        return (f"the '{s.tensor_input}' is empty ({s.field.name} is required): paint the area to change in "
+                "Load Image's mask editor, or connect another mask")
+    return (f"{s.field.name} is required: connect '{s.tensor_input}' (a local {s.field.media}), "
+            f"'{s.handle_input}' (from an earlier AliveAI node) or '{s.id_input}' (a media id)")
+
+
 def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list[tuple[dict, dict]]:
     """Validate everything locally and return, per job, (values with media placeholders, sources).
     Raises ValidationError before any upload or create."""
@@ -236,9 +248,7 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
     per_slot = {s.slot: resolve_slot(client, s, kwargs, label) for s in slots}
     for s in slots:
         if s.field.required and not per_slot[s.slot]:
-            raise ValidationError(f"connect an {s.tensor_input}, an {s.handle_input} or an {s.id_input} "
-                                  f"({s.field.name} is required)", operation=label, field=s.field.name,
-                                  limit="required")
+            raise ValidationError(missing_media(s, kwargs), operation=label, field=s.field.name, limit="required")
     n = max((len(v) for v in per_slot.values()), default=1) or 1
     jobs = []
     for i in range(n):
@@ -464,10 +474,17 @@ async def run_in_thread(fn, *args, **kwargs):
     """Run blocking node work in a thread; if the task is cancelled (another node failed, or
     the prompt was interrupted) tell the work to stop so the thread ends within a second."""
     stop = threading.Event()
+    # One thread per node run, not asyncio's default executor: that has min(32, cores + 4) threads
+    # (6 on 2 cores), so the 7th concurrent remote node would wait for a whole job to end.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="aliveai-node")
+    work = pool.submit(contextvars.copy_context().run, fn, *args, stop=stop, **kwargs)
+    pool.shutdown(wait=False)  # the thread ends with its one task
     try:
-        return await asyncio.to_thread(fn, *args, stop=stop, **kwargs)
+        return await asyncio.wrap_future(work)
     except asyncio.CancelledError:
         stop.set()
+        with contextlib.suppress(Exception, asyncio.CancelledError):  # the work's own error is moot: we were cancelled
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(work)), STOP_WAIT)
         raise
     except JobCancelledError as e:
         if bridge.is_interrupted():
