@@ -76,16 +76,10 @@ def node(key: str) -> type:
 
 
 def defaults(node_cls: type) -> dict:
-    """Widget defaults, as a freshly added node sends them (same rule as tests/test_nodes.py)."""
-    spec = node_cls.INPUT_TYPES()
-    out = {}
-    for section in ("required", "optional"):
-        for name, (kind, *opts) in spec.get(section, {}).items():
-            o = opts[0] if opts else {}
-            if o.get("forceInput") or kind in ("IMAGE", "MASK", "VIDEO") or str(kind).startswith("ALIVEAI_"):
-                continue
-            out[name] = o.get("default", kind[0] if isinstance(kind, list) else None)
-    return out
+    """The values a freshly added node sends (imported late: the bench times imports)."""
+    from nodes.comfy.widgets import widget_defaults
+
+    return widget_defaults(node_cls)
 
 
 async def timed_run(node_cls: type, **kwargs: Any) -> tuple[float, Any]:

@@ -10,6 +10,7 @@ import time
 import torch
 
 from nodes.comfy import NODE_CLASS_MAPPINGS
+from nodes.comfy.widgets import widget_defaults
 
 CREATE = NODE_CLASS_MAPPINGS["AliveAICreateImage"]
 EDIT = NODE_CLASS_MAPPINGS["AliveAIEditImage"]
@@ -21,17 +22,7 @@ def run(node_cls, **kwargs):
     return asyncio.run(getattr(node_cls(), node_cls.FUNCTION)(**kwargs))
 
 
-def defaults(node_cls) -> dict:
-    """Widget defaults, as a freshly added node would send them."""
-    spec = node_cls.INPUT_TYPES()
-    out = {}
-    for section in ("required", "optional"):
-        for name, (kind, *opts) in spec.get(section, {}).items():
-            o = opts[0] if opts else {}
-            if o.get("forceInput") or kind in ("IMAGE", "MASK", "VIDEO") or str(kind).startswith("ALIVEAI_"):
-                continue
-            out[name] = o.get("default", kind[0] if isinstance(kind, list) else None)
-    return out
+defaults = widget_defaults  # the values a freshly added node sends
 
 
 def create_kw(seed: int = 0, **over) -> dict:

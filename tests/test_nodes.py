@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
+from support import defaults, image, run
 
 from nodes.comfy import NODE_CLASS_MAPPINGS, bridge
 from nodes.comfy.handles import MediaHandle
@@ -23,28 +24,6 @@ UPLOAD = NODE_CLASS_MAPPINGS["AliveAIUpload"]
 LOAD = NODE_CLASS_MAPPINGS["AliveAILoadResult"]
 EDIT = NODE_CLASS_MAPPINGS["AliveAIEditImage"]
 INPAINT = NODE_CLASS_MAPPINGS["AliveAIInpaint"]
-
-
-def run(node_cls, **kwargs):
-    return asyncio.run(getattr(node_cls(), node_cls.FUNCTION)(**kwargs))
-
-
-def defaults(node_cls) -> dict:
-    """Widget defaults, as a freshly added node would send them."""
-    spec = node_cls.INPUT_TYPES()
-    out = {}
-    for section in ("required", "optional"):
-        for name, (kind, *opts) in spec.get(section, {}).items():
-            o = opts[0] if opts else {}
-            if o.get("forceInput") or kind in ("IMAGE", "MASK", "VIDEO") or str(kind).startswith("ALIVEAI_"):
-                continue
-            out[name] = o.get("default", kind[0] if isinstance(kind, list) else None)
-    return out
-
-
-def image(h=32, w=48, b=1, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randint(0, 256, (b, h, w, 3), generator=g).float() / 255.0)
 
 
 def test_pack_imports_as_comfyui_imports_it():

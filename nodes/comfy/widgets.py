@@ -254,3 +254,18 @@ def queue_check(op: Operation, label: str, kwargs: dict) -> bool | str:
     except AliveAIError as e:
         return str(e)
     return True
+
+
+def widget_defaults(node_cls: type) -> dict[str, Any]:
+    """The widget values a freshly added node sends: each widget's default (a combo's first choice
+    when it has none). Sockets and socket-only inputs are left out. Used by the demo-free paths
+    that run nodes outside ComfyUI (tests, benchmarks, the workflow generator)."""
+    spec = node_cls.INPUT_TYPES()
+    out: dict[str, Any] = {}
+    for section in ("required", "optional"):
+        for name, (kind, *rest) in spec.get(section, {}).items():
+            opts = rest[0] if rest else {}
+            if opts.get("forceInput") or kind in MEDIA_SOCKET.values() or str(kind).startswith("ALIVEAI_"):
+                continue
+            out[name] = opts.get("default", kind[0] if isinstance(kind, list) else None)
+    return out
