@@ -135,3 +135,31 @@ def test_no_secret_in_any_artifact_of_a_run(env, leak_sim, tmp_path, monkeypatch
     # and the failures still said what went wrong
     assert "GPU out of memory" in artifacts["errors"] and "401" in artifacts["errors"]
     assert "Invalid email or password" in artifacts["errors"]
+
+
+def test_saved_workflow_and_result_png_hold_no_key(env, leak_sim, tmp_path, monkeypatch):
+    """What a user shares after a run with a key set: the workflow as ComfyUI saves it (UI JSON),
+    the API prompt, the nodes' ui messages (which go to /history), and a result PNG carrying
+    SaveImage's metadata (prompt + workflow). None of them may hold the key."""
+    from pathlib import Path
+
+    from PIL import Image, PngImagePlugin
+    from tools.workflow_runner import api_prompt, run_workflow
+
+    use(monkeypatch, ALIVEAI_API_KEY=KEY)
+    root = Path(__file__).resolve().parents[1]
+    wf = json.loads((root / "workflows" / "aliveai_edit_then_upscale.json").read_text())
+    result = run_workflow(wf, tmp_path / "wf")
+    prompt = api_prompt(wf, NODE_CLASS_MAPPINGS)
+    saved = json.dumps(wf) + json.dumps(prompt, default=str) + json.dumps(result.ui, default=str)
+    image_out = next(v for _, kind, v in result.sinks if kind == "SaveImage")
+    pixels = (image_out[0].numpy() * 255).round().astype("uint8")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", json.dumps(prompt, default=str))
+    info.add_text("workflow", json.dumps(wf))
+    png = tmp_path / "shared.png"
+    Image.fromarray(pixels).save(png, pnginfo=info)
+    assert result.ui and image_out is not None
+    assert KEY not in saved
+    assert KEY.encode() not in png.read_bytes()
+    assert b"AliveAIEditImage" in png.read_bytes()  # the metadata really is in the file we scanned
