@@ -28,7 +28,7 @@ from ..api import OPERATIONS, SHAPES
 from ..api.schema import Field
 from ..api.validate import check_fields, check_value
 from ..errors import AliveAIError, ValidationError
-from . import bridge, catalogs, runtime
+from . import bridge, catalogs, inputs, runtime
 from .handles import MEDIA
 from .job_nodes import display_name
 from .widgets import SHAPE_SOCKETS, VIDEO_LORAS, MediaSlot, is_widget, request_value, socket_type, tooltip, widget_spec
@@ -246,7 +246,7 @@ class FaceSwapNode(ShapeBuilder):
         values = shape_values(cls.fields(), kwargs)
         s = cls.slot()
         client = runtime.require_client(cls.LABEL)
-        sources = runtime.resolve_slot(client, s, kwargs, cls.LABEL)
+        sources = inputs.resolve_slot(client, s, kwargs, cls.LABEL)
         if not sources:
             raise ValidationError(f"connect a {s.tensor_input} IMAGE, a {s.handle_input} or set {s.id_input}",
                                   operation=cls.LABEL, field=s.tensor_input, limit="required")

@@ -32,7 +32,7 @@ from ..client import AliveAIClient
 from ..client.results import medias_of
 from ..errors import ValidationError
 from ..redact import redact
-from . import bridge, runtime, session
+from . import bridge, inputs, results, runtime, session
 from .job_nodes import display_name, node_key
 from .library_nodes import linked_outputs
 from .outputs import preview_entries
@@ -147,7 +147,7 @@ def get_prompts(c: Call) -> dict:
             bridge.raise_interrupted()
         first = next(((i, m) for i, m in enumerate(medias_of(container)) if m.type == "IMAGE"), None)
         if first is not None and container.get("promptId"):
-            _, paths = runtime.download_medias(c.label, c.client, store, str(container["promptId"]), [first])
+            _, paths = results.download_medias(c.label, c.client, store, str(container["promptId"]), [first])
             files += paths
     n = len(containers) if isinstance(containers, list) else 0
     if not files:
@@ -172,12 +172,12 @@ def execute_call(op: Operation, label: str, kwargs: dict, node_id: str | None, p
     if is_delete(op) and kwargs.get(CONFIRM) is not True:
         raise refusal(op, label)
     client = runtime.require_client(label)
-    jobs = runtime.plan(op, label, kwargs, client)   # every limit of the doc; no upload yet
+    jobs = inputs.plan(op, label, kwargs, client)   # every limit of the doc; no upload yet
     if len(jobs) > 1:
         slot = media_slots(op)[0]
         raise ValidationError(f"takes one image, got a batch of {len(jobs)}: pick one (e.g. with Image From Batch)",
                               operation=label, field=slot.tensor_input, limit="one image")
-    values, _ = runtime.materialize(op, *jobs[0])
+    values, _ = inputs.materialize(op, *jobs[0])
     out = SPECIAL.get(op.key, generic)(Call(op, label, client, values, node_id, prompt, stop))
     bridge.send_text(out.pop("status"), node_id)
     return out

@@ -69,7 +69,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("profiles", "get_profiles", "Get Profiles For User", "profile", "Profiles"),
 )}
 
-# Id fields of the operation nodes checked at run time (runtime.plan); the parameter builders
+# Id fields of the operation nodes checked at run time (inputs.plan); the parameter builders
 # name their own (builder_nodes).
 CATALOG_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "create_character_image": {"profileId": ("profiles",)},

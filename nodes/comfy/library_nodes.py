@@ -9,7 +9,7 @@ from .. import media
 from ..client import Completed
 from ..client.results import medias_of
 from ..errors import ValidationError
-from . import bridge, runtime, session
+from . import bridge, inputs, results, runtime, session
 from .handles import MEDIA, MediaHandle, MediaRef
 from .outputs import handle_entries, preview_entries
 
@@ -43,9 +43,9 @@ class UploadNode:
             if value is None:
                 continue
             t = value.unsqueeze(0) if value.dim() == (3 if kind == "image" else 2) else value
-            sources += [runtime.upload_source(client, kind, t[i:i + 1], "Upload (AliveAI)") for i in range(t.shape[0])]
+            sources += [inputs.upload_source(client, kind, t[i:i + 1], "Upload (AliveAI)") for i in range(t.shape[0])]
         if video is not None:
-            sources.append(runtime.video_source(client, video))
+            sources.append(inputs.video_source(client, video))
         if not sources:
             raise ValidationError("connect an image, a mask or a video", operation="Upload (AliveAI)", field="image")
         refs = []
@@ -141,7 +141,7 @@ def load_result(prompt_id: str, unique_id, prompt, stop: threading.Event):
             raise ValidationError("this prompt has no result media (yet): is it still running?", operation=label,
                                   field="prompt_id")
         done = Completed(tuple(all_m), tuple(all_m), container)
-        res = runtime.save_result(op.key if op else "unknown", label, client, store, prompt_id, done)
+        res = results.save_result(op.key if op else "unknown", label, client, store, prompt_id, done)
         refs, files = res.refs, res.files
         bridge.send_text(f"downloaded {len(files)} file(s) · prompt {prompt_id}", unique_id)
     images = [f for r, f in zip(refs, files, strict=True) if r.media_type == "IMAGE"]

@@ -1,5 +1,5 @@
-"""How an AliveAI node runs: resolve its media inputs (upload once, or take the upstream
-handle), submit the job, follow it with progress on the node, save and decode the result.
+"""How an AliveAI node runs: plan its inputs (inputs.py), submit the job, follow it with progress
+on the node, save the result (results.py).
 
 All of it is blocking code run in a worker thread by the node's async FUNCTION, so independent
 remote nodes of one graph run concurrently. An interrupt (ComfyUI's flag, or the task being
@@ -16,48 +16,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .. import api, media
 from ..api.schema import Operation
-from ..client import Completed, Failed, Media, Notice, Queued, Running
-from ..client.results import medias_of
+from ..client import Completed, Failed, Notice, Queued, Running
 from ..client.client import AliveAIClient
-from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError, ValidationError
+from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError
 from ..request_cache import RequestCache, request_key
 from ..store import ResultStore
-from . import bridge, catalogs, session, spend
-from .handles import MediaHandle, MediaRef
-from .widgets import MediaSlot, media_slots, widget_values
+from . import bridge, session, spend
+from .handles import MediaRef
+from .inputs import materialize, plan
+from .results import JobResult, cached_result, rel_path, save_result
 
 log = logging.getLogger("aliveai")
 
 STOP_WAIT = 10.0   # seconds a cancelled node waits for its worker thread to notice
 MAX_PARALLEL_JOBS = 4  # one job per batch item; AliveAI caps pending jobs per account
-
-
-@dataclass
-class Source:
-    """One resolved media input: a media id, where it came from, and its content for uploads."""
-
-    media_id: str | None
-    prompt_id: str | None = None
-    uploaded: bool = False
-    upload: Any = None          # callable returning (media_id, media_type) when not yet uploaded
-    identity: str | None = None  # stable across restarts: content hash of an upload, else the media id
-
-    @property
-    def ident(self) -> str:
-        return self.identity or f"media:{self.media_id}"
-
-
-@dataclass
-class JobResult:
-    prompt_id: str
-    refs: list[MediaRef]
-    files: list[Any]            # paths, in media order
-    seed: str | None = None
 
 
 @dataclass
@@ -151,142 +126,6 @@ def running_timeout(default: float | None, label: str | None = None) -> float | 
     return value if value > 0 else None
 
 
-def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str) -> Source:
-    """A deferred upload of one IMAGE/MASK batch item (hash now, upload when needed, once)."""
-    scope = session.account_scope(client.settings)
-    pixels = media.as_uint8(tensor_item)  # converted once: hashed now, encoded only if it must be uploaded
-    key = f"{scope}|{media.pixel_hash(pixels, kind='mask' if kind == 'mask' else 'image')}"
-
-    def do_upload() -> tuple[str, str]:
-        png = (media.mask_to_pngs if kind == "mask" else media.image_to_pngs)(pixels)[0]
-        return client.upload(png, f"comfyui-{kind}.png")
-
-    cached = media.UPLOADS.get(key)
-    if cached:
-        return Source(cached[0], uploaded=True, identity=key)
-    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload), identity=key)
-
-
-def video_source(client: AliveAIClient, video: Any) -> Source:
-    scope = session.account_scope(client.settings)
-
-    def do_upload() -> tuple[str, str]:
-        src, _ = media.video_source_bytes(video)
-        try:
-            return client.upload(src, "comfyui-video.mp4")
-        finally:
-            media.release_video_source(src)
-
-    src, _ = media.video_source_bytes(video)
-    try:
-        key = f"{scope}|video|{media.file_sha256(src)}"
-    finally:
-        media.release_video_source(src)
-    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload), identity=key)
-
-
-def resolve_slot(client: AliveAIClient, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
-    """The sources connected to one media slot, one per batch item. Priority: handle, id, tensor."""
-    handle: MediaHandle | None = kwargs.get(slot.handle_input)
-    media_id = (kwargs.get(slot.id_input) or "").strip()
-    tensor = kwargs.get(slot.tensor_input)
-    want = "VIDEO" if slot.field.media == "video" else "IMAGE"
-    if handle is not None:
-        refs = handle.of_type(want)
-        if not refs:
-            types = ", ".join(sorted({r.media_type for r in handle.items}))
-            raise ValidationError(f"'{slot.handle_input}' carries {types} media, but {slot.field.name} needs {want}",
-                                  operation=label, field=slot.handle_input, limit=want)
-        return [Source(r.media_id, r.prompt_id, r.uploaded) for r in refs]
-    if media_id:
-        return [Source(m.strip()) for m in media_id.split(",") if m.strip()]
-    if tensor is None:
-        return []
-    if slot.field.media == "video":
-        return [video_source(client, tensor)]
-    if slot.field.media == "mask":
-        if media.mask_is_empty(tensor):
-            return []  # LoadImage's 64x64 zero mask for images without alpha means "no mask"
-        if tensor.dim() == 2:
-            tensor = tensor.unsqueeze(0)
-        return [upload_source(client, "mask", tensor[i:i + 1], label) for i in range(tensor.shape[0])]
-    if tensor.dim() == 3:
-        tensor = tensor.unsqueeze(0)
-    return [upload_source(client, "image", tensor[i:i + 1], label) for i in range(tensor.shape[0])]
-
-
-def _fit_masks(kwargs: dict, slots: tuple[MediaSlot, ...]) -> dict:
-    """Masks are resized to the image they go with (LoadImage masks may differ in size)."""
-    image = kwargs.get("image")
-    out = dict(kwargs)
-    for s in slots:
-        m = kwargs.get(s.tensor_input)
-        if s.field.media == "mask" and m is not None and image is not None and not media.mask_is_empty(m):
-            h, w = int(image.shape[-3]), int(image.shape[-2])
-            if tuple(m.shape[-2:]) != (h, w):
-                out[s.tensor_input] = media.fit_mask(m, h, w)
-    return out
-
-
-def missing_media(s: MediaSlot, kwargs: dict) -> str:
-    if s.field.media == "mask" and kwargs.get(s.tensor_input) is not None:
-        return (f"the '{s.tensor_input}' is empty ({s.field.name} is required): paint the area to change in "
-                "Load Image's mask editor, or connect another mask")
-    return (f"{s.field.name} is required: connect '{s.tensor_input}' (a local {s.field.media}), "
-            f"'{s.handle_input}' (from an earlier AliveAI node) or '{s.id_input}' (a media id)")
-
-
-def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list[tuple[dict, dict]]:
-    """Validate everything locally and return, per job, (values with media placeholders, sources).
-    Raises ValidationError before any upload or create."""
-    values = widget_values(op, kwargs)
-    for f in op.fields:  # nested objects from the parameter-builder nodes
-        if f.shape and kwargs.get(f.name) is not None:
-            values[f.name] = kwargs[f.name]
-    slots = media_slots(op)
-    kwargs = _fit_masks(kwargs, slots)
-    per_slot = {s.slot: resolve_slot(client, s, kwargs, label) for s in slots}
-    for s in slots:
-        if s.field.required and not per_slot[s.slot]:
-            raise ValidationError(missing_media(s, kwargs), operation=label, field=s.field.name, limit="required")
-    n = max((len(v) for v in per_slot.values()), default=1) or 1
-    jobs = []
-    for i in range(n):
-        vals = dict(values)
-        sources = {}
-        for s in slots:
-            items = per_slot[s.slot]
-            if not items:
-                continue
-            src = items[i] if len(items) > 1 else items[0]  # a single mask or last frame serves every item
-            sources[s.field.name] = src
-            vals[s.field.name] = src.media_id or "pending-upload"
-        primary = next((sources[s.field.name] for s in slots if s.field.name in sources), None)
-        created = next((f for f in op.fields if f.from_prompt), None)
-        if created is not None and primary is not None:
-            # An upload has no prompt; AliveAI's doc does not say what to send then (API.md §10.2).
-            # We send the upload's media id, the closest thing to an origin it has.
-            vals[created.name] = primary.prompt_id or primary.media_id or "pending-upload"
-        if any(f.name == "customImage" for f in op.fields) and primary is not None and primary.uploaded:
-            vals["customImage"] = True
-        api.prepare(op, vals)  # every limit of the doc, before anything is sent
-        jobs.append((vals, sources))
-    catalogs.check_values(op.key, label, values)  # ids still in their catalogs (network; after the local checks)
-    return jobs
-
-
-def materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[str, ...]]:
-    vals = dict(vals)
-    created = next((f.name for f in op.fields if f.from_prompt), None)
-    for name, src in sources.items():
-        if src.media_id is None:
-            src.media_id, _ = src.upload()
-        vals[name] = src.media_id
-        if created and vals.get(created) == "pending-upload":
-            vals[created] = src.prompt_id or src.media_id
-    return vals, tuple(s.media_id for s in sources.values() if s.media_id)
-
-
 def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore, vals: dict, sources: dict,
             status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
     """One job of a node, paid for at most once per distinct request: an identical request gives
@@ -345,69 +184,9 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
     # Recorded before downloading: if a download fails, the next run fetches this job's files again
     # (cached_result) instead of paying for a new job.
     cache.put(key, {"prompt_id": job.prompt_id, "seed": job.seed, "medias": [
-        {"id": m.id, "type": m.type, "file": _rel(store, store.media_path(job.prompt_id, m.id, m.type, i))}
+        {"id": m.id, "type": m.type, "file": rel_path(store, store.media_path(job.prompt_id, m.id, m.type, i))}
         for i, m in enumerate(done.medias)]})
     return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
-
-
-def _rel(store: ResultStore, path: Path) -> str:
-    return path.relative_to(store.root.parent).as_posix()
-
-
-def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: RequestCache,
-                  key: str) -> JobResult | None:
-    """The stored result of an identical earlier request: from disk when its files are there,
-    else downloaded again from its prompt (no new job). None when there is none."""
-    entry = cache.get(key)
-    if not entry:
-        return None
-    prompt_id = entry["prompt_id"]
-    refs = [MediaRef(m["id"], m["type"], prompt_id) for m in entry.get("medias", [])]
-    files = [store.root.parent / m["file"] for m in entry.get("medias", [])]
-    if refs and all(f.is_file() for f in files):
-        return JobResult(prompt_id, refs, files, entry.get("seed"))
-    try:
-        container = client.get_prompt(prompt_id)
-    except AliveAIError as e:
-        log.info("AliveAI %s: cached prompt %s is gone (%s); running a new job", label, prompt_id, e)
-        cache.forget(key)
-        return None
-    wanted = {r.media_id for r in refs}
-    medias = [(i, m) for i, m in enumerate(medias_of(container)) if m.id in wanted]
-    if not medias:
-        cache.forget(key)
-        return None
-    refs, files = download_medias(label, client, store, prompt_id, medias)
-    return JobResult(prompt_id, refs, files, entry.get("seed"))
-
-
-def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultStore, prompt_id: str, done: Completed,
-                request: dict | None = None, seed: str | None = None) -> JobResult:
-    refs, files = download_medias(label, client, store, prompt_id, list(enumerate(done.medias)))
-    recorded = [{"id": r.media_id, "type": r.media_type, "file": _rel(store, p)}
-                for r, p in zip(refs, files, strict=True)]
-    store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})
-    store.log_job("completed", prompt_id, medias=[r.media_id for r in refs])
-    return JobResult(prompt_id, refs, files, seed)
-
-
-def download_medias(label: str, client: AliveAIClient, store: ResultStore, prompt_id: str,
-                    medias: list[tuple[int, Media]]) -> tuple[list[MediaRef], list[Path]]:
-    """Download (index, media) pairs of one prompt into the store, skipping files already there.
-    No sidecar: only `save_result` writes one, for a prompt's complete result, so Load Result
-    never mistakes a partial download (e.g. a listing's thumbnail) for the whole result."""
-    refs, files = [], []
-    for i, m in medias:
-        path = store.media_path(prompt_id, m.id, m.type, i)
-        if not path.is_file():
-            try:
-                client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label)
-            except AliveAIError as e:
-                e.with_context(prompt_id=prompt_id)
-                raise
-        refs.append(MediaRef(m.id, m.type, prompt_id))
-        files.append(path)
-    return refs, files
 
 
 def require_client(label: str) -> AliveAIClient:
