@@ -220,3 +220,16 @@ def test_every_limit_of_every_field_is_enforced():
 def test_operation_lookup_error_names_the_key():
     with pytest.raises(KeyError, match="no AliveAI operation 'nope'"):
         operation("nope")
+
+
+def test_partial_check_waits_for_linked_fields_but_refuses_empty_ones():
+    from nodes.api.validate import check_fields
+
+    op = operation("create_image_to_video")
+    assert check_fields(op.name, op.fields, {"motionStrength": 6}, SHAPES, "", partial=True) == {"motionStrength": 6}
+    with pytest.raises(ValidationError, match="'text' is required"):
+        check_fields(op.name, op.fields, {"text": ""}, SHAPES, "", partial=True)
+    with pytest.raises(ValidationError, match="only when 'videoModel'"):
+        check_fields(op.name, op.fields, {"videoModel": "GROK", "motionStrength": 2}, SHAPES, "", partial=True)
+    with pytest.raises(ValidationError, match="'videoModel' is required"):
+        check_fields(op.name, op.fields, {"motionStrength": 6}, SHAPES, "")

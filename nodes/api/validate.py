@@ -70,9 +70,14 @@ def _query_text(v: Any) -> str:
 
 
 def check_fields(opname: str, fields: tuple[Field, ...], values: Mapping[str, Any],
-                 shapes: Mapping[str, Shape], prefix: str) -> dict[str, Any]:
+                 shapes: Mapping[str, Shape], prefix: str, partial: bool = False) -> dict[str, Any]:
+    """Check `values` against `fields`. With `partial`, fields absent from `values` are not
+    checked (at queue time a linked input has no value yet); a present but empty required
+    field is still refused, and a cross-field rule waits until both fields are known."""
     out: dict[str, Any] = {}
     for f in fields:
+        if partial and f.name not in values:
+            continue
         label = prefix + f.name
         v = values.get(f.name)
         if is_unset(v):
@@ -83,6 +88,8 @@ def check_fields(opname: str, fields: tuple[Field, ...], values: Mapping[str, An
     for f in fields:
         if f.only_with and f.name in out:
             other, allowed = f.only_with
+            if partial and other not in out:
+                continue
             if out.get(other) not in allowed:
                 raise ValidationError(
                     f"'{prefix + f.name}' applies only when '{prefix + other}' is {' or '.join(allowed)} "

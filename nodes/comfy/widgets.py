@@ -16,8 +16,8 @@ from typing import Any
 
 from ..api import SHAPES
 from ..api.schema import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, Operation
-from ..api.validate import check_value
-from ..errors import AliveAIError, ValidationError
+from ..api.validate import check_fields
+from ..errors import AliveAIError
 from .handles import MEDIA
 
 UNSET = "(not set)"
@@ -233,17 +233,7 @@ def widget_values(op: Operation, kwargs: dict) -> dict[str, Any]:
 def runtime_check(op: Operation, values: dict, label: str) -> None:
     """Check the present values against the table; required fields that are linked (absent
     here) are checked at run time."""
-    for f in op.fields:
-        if f.name in values:
-            check_value(label, f, values[f.name], SHAPES, f.name)
-            if f.required and f.type == STRING and values[f.name] == "":
-                raise ValidationError(f"'{f.name}' is required", operation=label, field=f.name, limit="required")
-    for f in op.fields:
-        if f.only_with and f.name in values and f.only_with[0] in values:
-            other, allowed = f.only_with
-            if values[other] not in allowed:
-                raise ValidationError(f"'{f.name}' applies only when '{other}' is {' or '.join(allowed)}; "
-                                      "set it to (not set)", operation=label, field=f.name)
+    check_fields(label, op.fields, values, SHAPES, prefix="", partial=True)
 
 
 def queue_check(op: Operation, label: str, kwargs: dict) -> bool | str:
