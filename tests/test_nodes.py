@@ -271,3 +271,30 @@ def test_cache_hit_with_deleted_files_downloads_again_without_a_job(comfy, sim, 
     again = run(CREATE, unique_id="5", **kw)
     assert sim.state.counters.creates["create_prompt"] == creates
     assert torch.equal(again["result"][0], first["result"][0])
+
+
+def test_a_non_mp4_video_is_converted_once_and_its_temp_file_removed(comfy, sim):
+    import gc
+    import os
+
+    from nodes.simulator.synth import make_mp4
+
+    class MkvVideo:  # a VIDEO whose container is not MP4: the pack must save it as MP4 itself
+        saves: list = []
+
+        def get_container_format(self):
+            return "matroska,webm"
+
+        def get_stream_source(self):
+            return "clip.mkv"
+
+        def save_to(self, path, **_):
+            self.saves.append(path)
+            with open(path, "wb") as f:
+                f.write(make_mp4(64, 64, 4, 8, "1", "mkv"))
+
+    handle, _ = run(UPLOAD, unique_id="9", video=MkvVideo())
+    assert handle.first.media_type == "VIDEO" and sim.state.counters.uploads == 1
+    assert len(MkvVideo.saves) == 1
+    gc.collect()
+    assert not os.path.exists(MkvVideo.saves[0])

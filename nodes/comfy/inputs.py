@@ -7,6 +7,7 @@ media into one request per job (one job per batch item) and checks every limit o
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,21 +52,15 @@ def upload_source(client: AliveAIClient, kind: str, tensor_item: Any, label: str
 
 
 def video_source(client: AliveAIClient, video: Any) -> Source:
+    """A video made ready once (a non-MP4 is re-encoded to a temporary MP4 only once), hashed
+    now, uploaded when needed. The temporary file goes when the Source does."""
     scope = session.account_scope(client.settings)
-
-    def do_upload() -> tuple[str, str]:
-        src, _ = media.video_source_bytes(video)
-        try:
-            return client.upload(src, "comfyui-video.mp4")
-        finally:
-            media.release_video_source(src)
-
     src, _ = media.video_source_bytes(video)
-    try:
-        key = f"{scope}|video|{media.file_sha256(src)}"
-    finally:
-        media.release_video_source(src)
-    return Source(None, uploaded=True, upload=lambda: media.UPLOADS.get_or_upload(key, do_upload), identity=key)
+    key = f"{scope}|video|{media.file_sha256(src)}"
+    source = Source(None, uploaded=True, identity=key,
+                    upload=lambda: media.UPLOADS.get_or_upload(key, lambda: client.upload(src, "comfyui-video.mp4")))
+    weakref.finalize(source, media.release_video_source, src)
+    return source
 
 
 def resolve_slot(client: AliveAIClient, slot: MediaSlot, kwargs: dict, label: str) -> list[Source]:
