@@ -59,14 +59,15 @@ def pack_on(sim: Any, workdir: Path) -> Iterator[None]:
 
 
 def restart() -> None:
-    """What a ComfyUI restart forgets: the client, the upload cache and the decoded-pixel cache.
-    The request cache on disk stays."""
-    from nodes import media
+    """What a ComfyUI restart forgets: the client, the upload cache and the decoded pixels in
+    memory. The request cache and the decoded pixels on disk stay."""
+    from nodes import media, pixel_cache
     from nodes.comfy import session
 
     session.reset()
     media.UPLOADS.clear()
-    media.DECODED.clear()
+    pixel_cache.DECODED.clear()
+    pixel_cache.ON_DISK.forget_totals()
 
 
 def node(key: str) -> type:

@@ -11,9 +11,10 @@ to IMAGE tensors, and the content-hash cache that keeps one picture from uploadi
   row, which is most of its encode time. One Sub filter and run-length deflate (Z_RLE) give
   files as small as Pillow's level 1 for photos and smaller for flat renders, 3-4x faster
   (`python -m bench` prints the comparison).
-- Decoded result files stay in a small LRU of uint8 pixels keyed by path and stat, so a re-run
-  served by the request cache converts instead of decoding the PNG again. Each call still
-  returns a new tensor: nothing downstream can alter the cached pixels.
+- Decoded result files stay in an LRU of uint8 pixels keyed by path and stat, in memory and on
+  disk (`pixel_cache`), so a re-run served by the request cache converts instead of decoding
+  the PNG again, also after a restart. Each call still returns a new tensor: nothing downstream
+  can alter the cached pixels.
 - Results decode to RGB with alpha dropped, not composited: core LoadImage does the same, and
   compositing over black would darken every soft edge.
 - A batch shares one size, so a result of another size is resized to the first (Lanczos) with
@@ -32,9 +33,9 @@ import struct
 import tempfile
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable
 
+from . import pixel_cache
 from .errors import AliveAIError, ValidationError
 
 log = logging.getLogger("aliveai")
@@ -180,68 +181,7 @@ def _decode_one(src):
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
-class DecodedCache:
-    """Thread-safe LRU of decoded result files: (path, size, mtime, inode) -> read-only pixels,
-    within a byte budget. Result files are written once, atomically, so the stat key changes
-    whenever the content could."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple, object] = OrderedDict()
-        self._bytes = 0
-
-    @staticmethod
-    def key(path: str) -> tuple | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None   # let the decoder report the missing file
-        return path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
-
-    def get(self, key: tuple):
-        with self._lock:
-            pixels = self._items.get(key)
-            if pixels is not None:
-                self._items.move_to_end(key)
-            return pixels
-
-    def put(self, key: tuple, pixels) -> None:
-        if pixels.nbytes > self.budget:
-            return
-        pixels.flags.writeable = False
-        with self._lock:
-            old = self._items.pop(key, None)
-            self._bytes += pixels.nbytes - (old.nbytes if old is not None else 0)
-            self._items[key] = pixels
-            while self._bytes > self.budget:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
-DECODED = DecodedCache(64 << 20)
-
-
-def _pixels(src):
-    key = DecodedCache.key(src) if isinstance(src, str) else None
-    pixels = DECODED.get(key) if key else None
-    if pixels is None:
-        pixels = _decode_one(src)
-        if key:
-            DECODED.put(key, pixels)
-    return pixels
-
-
-def _decode_batch(sources: list, what: str):
+def _decode_batch(sources: list, what: str, pixel_dir=None):
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
@@ -251,7 +191,7 @@ def _decode_batch(sources: list, what: str):
     resized = []
     for i, src in enumerate(sources):
         try:
-            pixels = _pixels(src)
+            pixels = pixel_cache.pixels(src, _decode_one, pixel_dir) if isinstance(src, str) else _decode_one(src)
             height, width = pixels.shape[:2]
             if out is None:
                 out = np.empty((len(sources), height, width, 3), dtype=np.float32)
@@ -276,9 +216,10 @@ def pngs_to_image(blobs: list[bytes]):
     return _decode_batch(list(blobs), "images")
 
 
-def images_from_files(paths):
-    """Like `pngs_to_image`, reading each file once, straight from disk."""
-    return _decode_batch([os.fspath(p) for p in paths], "image files")
+def images_from_files(paths, pixel_dir=None):
+    """Like `pngs_to_image`, reading each file straight from disk; decoded pixels are kept in
+    memory and, when `pixel_dir` is given, on disk there (`pixel_cache`)."""
+    return _decode_batch([os.fspath(p) for p in paths], "image files", pixel_dir)
 
 
 def pixel_hash(image_or_mask, kind: str | None = None) -> str:

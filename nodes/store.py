@@ -41,6 +41,11 @@ class ResultStore:
         """The `subfolder` ComfyUI's /view wants for a file under the output folder."""
         return path.parent.relative_to(self.root.parent).as_posix()
 
+    @property
+    def pixel_dir(self) -> Path:
+        """Decoded result pixels kept across restarts (a cache: see `pixel_cache`)."""
+        return self.state / "pixels"
+
     def sidecar_path(self, prompt_id: str) -> Path:
         return self.root / _safe(prompt_id) / "result.json"
 

@@ -38,7 +38,7 @@ def client(settings):
 @pytest.fixture
 def comfy(sim, tmp_path, monkeypatch):
     """The node layer outside ComfyUI, talking to the simulator; returns the recorded status texts."""
-    from nodes import media
+    from nodes import media, pixel_cache
     from nodes.comfy import bridge, catalogs, session
     from nodes.simulator import DEFAULT_API_KEY
 
@@ -52,6 +52,8 @@ def comfy(sim, tmp_path, monkeypatch):
     bridge.set_text_sink(lambda text, node: texts.append((node, text)))
     session.reset()
     media.UPLOADS.clear()
+    pixel_cache.DECODED.clear()
+    pixel_cache.ON_DISK.forget_totals()
     catalogs.CATALOGS.clear()
     yield texts
     bridge.set_text_sink(None)

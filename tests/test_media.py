@@ -93,33 +93,6 @@ def test_image_to_pngs_accepts_the_converted_uint8_pixels():
     assert media.pixel_hash(pixels) == media.pixel_hash(image)
 
 
-def test_decoded_files_are_reused_until_the_file_changes(tmp_path):
-    media.DECODED.clear()
-    path = tmp_path / "r.png"
-    first = k255(1, 8, 8, 3, seed=10)
-    path.write_bytes(media.image_to_pngs(first)[0])
-    a = media.images_from_files([path])
-    b = media.images_from_files([path])
-    assert torch.equal(a, first) and torch.equal(b, first) and len(media.DECODED) == 1
-    a.zero_()  # a caller changing its tensor must not change the next caller's
-    assert torch.equal(media.images_from_files([path]), first)
-    second = k255(1, 8, 8, 3, seed=11)
-    tmp = tmp_path / "r.part"
-    tmp.write_bytes(media.image_to_pngs(second)[0])
-    os.replace(tmp, path)  # results are replaced atomically, as downloads do
-    assert torch.equal(media.images_from_files([path]), second)
-    media.DECODED.clear()
-
-
-def test_decoded_cache_keeps_to_its_budget():
-    cache = media.DecodedCache(budget=100)
-    for i in range(5):
-        cache.put(("k", i), np.zeros(40, dtype=np.uint8))
-    assert len(cache) == 2 and cache.get(("k", 4)) is not None and cache.get(("k", 0)) is None
-    cache.put(("big",), np.zeros(101, dtype=np.uint8))  # larger than the whole budget: not kept
-    assert cache.get(("big",)) is None
-
-
 def test_bad_image_shape_is_a_validation_error():
     with pytest.raises(ValidationError):
         media.image_to_pngs(torch.zeros(1, 8, 8, 2))

@@ -240,20 +240,25 @@ def test_no_credentials_is_an_actionable_error(comfy, monkeypatch):
     assert "ALIVEAI_API_KEY" in str(e.value) and "Settings" in str(e.value)
 
 
-def test_identical_request_after_a_restart_makes_no_new_job(comfy, sim):
+def test_identical_request_after_a_restart_makes_no_new_job(comfy, sim, monkeypatch):
     """The persistent request cache: same inputs (a local image, same widgets) after the process
     forgot everything give the stored result: 0 uploads, 0 creates."""
-    from nodes import media
+    from nodes import media, pixel_cache
     from nodes.comfy import session
 
     kw = {**defaults(EDIT), "prompt": "add a hat"}
     img = image(seed=3)
     first = run(EDIT, unique_id="1", image=img, **kw)
     session.reset()
-    media.UPLOADS.clear()  # a restart: no upload cache, no client
+    media.UPLOADS.clear()  # a restart: no upload cache, no client, no decoded pixels in memory
+    pixel_cache.DECODED.clear()
     uploads, creates = sim.state.counters.uploads, sim.state.counters.creates["edit_image"]
+    decodes = []
+    real = media._decode_one
+    monkeypatch.setattr(media, "_decode_one", lambda src: decodes.append(src) or real(src))
     again = run(EDIT, unique_id="1", image=img.clone(), **kw)
     assert (sim.state.counters.uploads, sim.state.counters.creates["edit_image"]) == (uploads, creates)
+    assert decodes == []  # the result's pixels come from the disk cache, not a new PNG decode
     assert again["result"][3] == first["result"][3]
     assert torch.equal(again["result"][0], first["result"][0])
     assert any("cached result" in t for _, t in comfy)

@@ -156,7 +156,7 @@ def get_prompts(c: Call) -> dict:
         raise ValidationError(f"page {c.values.get('page')} lists {n} prompt(s) and none has an image; "
                               "try another page or promptType, or disconnect the 'images' output",
                               operation=c.label, field="page")
-    out = shown(text, (text, media.images_from_files(files)), f"{n} prompts, {len(files)} images")
+    out = shown(text, (text, media.images_from_files(files, store.pixel_dir)), f"{n} prompts, {len(files)} images")
     out["ui"]["images"] = preview_entries(store, files)
     return out
 

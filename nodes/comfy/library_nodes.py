@@ -151,7 +151,7 @@ def load_result(prompt_id: str, unique_id, prompt, stop: threading.Event):
         raise ValidationError(f"prompt {prompt_id} has no video; disconnect the 'video' output", operation=label,
                               field="video")
     if images:
-        image = media.images_from_files(images)
+        image = media.images_from_files(images, store.pixel_dir)
     elif videos:
         image = media.video_first_frame(videos[0])
     else:

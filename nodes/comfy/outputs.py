@@ -24,7 +24,7 @@ def handle_entries(refs: list[MediaRef]) -> list[dict]:
 
 def image_outputs(store: ResultStore, refs: list[MediaRef], files: list[Path], prompt_ids: str) -> dict:
     pairs = [(r, f) for r, f in zip(refs, files, strict=True) if r.media_type == "IMAGE"]
-    image = media.images_from_files([f for _, f in pairs])
+    image = media.images_from_files([f for _, f in pairs], store.pixel_dir)
     handle = MediaHandle(tuple(r for r, _ in pairs))
     ids = ",".join(r.media_id for r, _ in pairs)
     return {"ui": {"images": preview_entries(store, [f for _, f in pairs]), "aliveai": handle_entries(handle.items)},
