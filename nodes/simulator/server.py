@@ -236,6 +236,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     resp.content_length = len(media.data)
     await resp.prepare(request)
     end = len(media.data) // 2 if sim.faults.take("download_cut") else len(media.data)
+    if end == len(media.data):
+        # Counted before the body goes out: a client holding every byte may read the counter
+        # before this handler runs again after its last write.
+        sim.counters.downloads += 1
     for start in range(0, end, CHUNK):
         await resp.write(media.data[start:min(start + CHUNK, end)])
     if end < len(media.data):   # half the bytes of the announced Content-Length, then the connection goes away
@@ -243,7 +247,6 @@ async def download(request: web.Request) -> web.StreamResponse:
             request.transport.close()
         return resp
     await resp.write_eof()
-    sim.counters.downloads += 1
     return resp
 
 

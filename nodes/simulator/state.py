@@ -119,7 +119,7 @@ class Counters:
     deletes: Counter = field(default_factory=Counter)   # per operation key
     requests: Counter = field(default_factory=Counter)  # per operation key (or route)
     uploads: int = 0
-    downloads: int = 0
+    downloads: int = 0            # whole bodies sent (a download_cut one is not counted)
     ws_connections: int = 0       # prompt websockets accepted
     user_ws_connections: int = 0  # user websockets accepted
     logins: int = 0
