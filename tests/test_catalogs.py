@@ -15,9 +15,10 @@ from test_nodes import defaults
 from test_nodes import run as run_node
 from test_routes import http
 
-from nodes.comfy import NODE_CLASS_MAPPINGS, bridge, catalogs
+from nodes.comfy import NODE_CLASS_MAPPINGS, bridge, catalog_items, catalogs
 from nodes.comfy.builder_nodes import ClothesNode, EditLoraStackNode, LoraStackNode, PoseNode, VideoLoraStackNode
-from nodes.comfy.catalogs import Catalogs, normalize, normalize_item, normalize_poses
+from nodes.comfy.catalog_items import normalize, normalize_item, normalize_poses
+from nodes.comfy.catalogs import Catalogs
 from nodes.errors import ValidationError
 from nodes.simulator import DEFAULT_API_KEY
 from nodes.simulator import catalog as sim_catalog
@@ -84,7 +85,7 @@ def test_odd_list_items_are_skipped_or_read_under_other_names():
         {"clothesPrompt": "no id"}, "c2", {"clothesId": 42, "clothesPrompt": "  two\nlines  "}, [], {"id": ""},
     ])
     assert [e["id"] for e in clothes] == ["c1", "c2", "42"]
-    assert len(clothes[0]["name"]) == catalogs.MAX_NAME and clothes[0]["name"].endswith("\u2026")
+    assert len(clothes[0]["name"]) == catalog_items.MAX_NAME and clothes[0]["name"].endswith("\u2026")
     assert clothes[2]["name"] == "two lines" and clothes[0]["group"] == "Public clothes"
     wrapped = normalize("templates", {"items": [{"templateId": "t1", "title": "One", "thumbnailUrl": "ftp://x"},
                                                 {"id": "t2", "category": "Styles", "type": "LORA"}]})
@@ -178,7 +179,7 @@ def test_profiles_page_through_own_then_public(sim, comfy, monkeypatch):
     assert listing.items[-1]["group"] == "Public profiles" and listing.items[0]["thumb"].endswith(".png")
     # pages: own (one page), then public (own + public items, 10 a page)
     assert requests(sim, "get_profiles") == 1 + -(-len(ids) // sim_catalog.PROFILE_PAGE_SIZE)
-    monkeypatch.setattr(catalogs, "MAX_PROFILE_PAGES", 1)
+    monkeypatch.setattr(catalog_items, "MAX_PROFILE_PAGES", 1)
     capped = Catalogs().get("profiles", refresh=True)
     assert len(capped.items) < len(ids)
 
@@ -190,7 +191,7 @@ def test_without_credentials_nothing_is_fetched(tmp_path, monkeypatch):
     listing = Catalogs().get("poses")
     assert listing.items == [] and "ALIVEAI_API_KEY" in listing.error
     catalogs.check("poses", "standing001", "Pose (AliveAI)", "id", service=Catalogs())   # does not block
-    with pytest.raises(catalogs.UnknownCatalog):
+    with pytest.raises(catalog_items.UnknownCatalog):
         Catalogs().get("wardrobe")
 
 

@@ -31,7 +31,7 @@ import { TtlCache } from "./cache.js";
 /** How long the page reuses a list (the server keeps its own for 10 min). */
 export const PAGE_TTL_MS = 5 * 60 * 1000;
 
-/** The catalogs the server knows (nodes/comfy/catalogs.py KINDS). */
+/** The catalogs the server knows (nodes/comfy/catalog_items.py KINDS). */
 export const KINDS = ["poses", "custom_poses", "clothes", "custom_clothes", "templates", "edit_templates",
   "edit_templates_realism", "video_templates", "ltx_video_templates", "profiles"];
 
