@@ -20,13 +20,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..api.schema import Operation
 from ..errors import (AliveAIError, ApiError, JobCancelledError, JobFailedError, JobTimeoutError, NetworkError,
                       NotFoundError, RateLimitError)
-from .results import Media, medias_of, pick_results
+from .events import Completed, Event, Failed, Notice, Running, Waiting, status_of
+from .results import medias_of, pick_results
 from .retry import RETRY_STATUSES, backoff
 
 if TYPE_CHECKING:  # websocket-client loads when a job is first followed, not when ComfyUI imports the pack
@@ -51,42 +51,6 @@ def transient(e: BaseException) -> bool:
     """An error worth waiting out while following a job: no answer, or a 5xx/429 that outlived
     urllib3's own retries. Auth and not-found errors are not."""
     return isinstance(e, NetworkError) or (isinstance(e, (ApiError, RateLimitError)) and e.status in RETRY_STATUSES)
-
-
-@dataclass(frozen=True)
-class Queued:
-    position: int | None
-
-
-@dataclass(frozen=True)
-class Running:
-    progress: float  # 0..100
-
-
-@dataclass(frozen=True)
-class Notice:
-    text: str
-
-
-@dataclass(frozen=True)
-class Waiting:
-    mode: str          # "websocket" or "polling"
-    elapsed: float     # seconds since following began
-
-
-@dataclass(frozen=True)
-class Completed:
-    medias: tuple[Media, ...]          # the result medias (expected type, inputs removed)
-    all_medias: tuple[Media, ...]
-    container: dict = field(repr=False, default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: AliveAIError
-
-
-Event = Queued | Running | Notice | Waiting | Completed | Failed
 
 
 class Job:
@@ -293,7 +257,7 @@ class _Follow:
             if data.get("message"):
                 yield Notice(str(data["message"]))
             return
-        ev = _status_of(data.get("queuePosition"), data.get("progress"))
+        ev = status_of(data.get("queuePosition"), data.get("progress"))
         if ev is not None:
             out = self._status(ev)
             if out is not None:
@@ -306,7 +270,7 @@ class _Follow:
         event was yielded)."""
         item = self.client.pending_item(self.job.prompt_id)
         if item is not None:
-            ev = _status_of(item.get("queuePosition"), item.get("progress"))
+            ev = status_of(item.get("queuePosition"), item.get("progress"))
             out = self._status(ev) if ev is not None else None
             if out is not None:
                 yield out
@@ -343,7 +307,7 @@ class _Follow:
             offline_since = None
             if item is not None:
                 gone = 0
-                ev = _status_of(item.get("queuePosition"), item.get("progress"))
+                ev = status_of(item.get("queuePosition"), item.get("progress"))
                 if ev is not None:
                     out = self._status(ev)
                     if out is not None:
@@ -403,21 +367,3 @@ class _Follow:
             return Failed(JobFailedError(f"the job completed but no {self.job.op.expected_media} media arrived",
                                          operation=self.job.op.name, prompt_id=self.job.prompt_id))
         return None
-
-
-def _status_of(position: Any, progress: Any) -> Queued | Running | None:
-    try:
-        pos = int(position) if position is not None else None
-    except (TypeError, ValueError):
-        pos = None
-    try:
-        prog = float(progress) if progress is not None else None
-    except (TypeError, ValueError):
-        prog = None
-    if pos is not None and pos > 0:
-        return Queued(pos)
-    if prog is not None:
-        return Running(max(0.0, min(100.0, prog)))
-    if pos == 0:
-        return Running(0.0)
-    return None
