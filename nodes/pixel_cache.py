@@ -109,13 +109,14 @@ class DiskCache:
         path = self.path(folder, key)
         try:
             pixels = np.load(path, allow_pickle=False)
-            os.utime(path)   # the mtime orders eviction: least recently used first
         except FileNotFoundError:
             return None
         except (OSError, ValueError, EOFError) as e:
             log.debug("AliveAI: dropping unreadable pixel cache file %s: %s", path.name, e)
             self._remove(folder, path)
             return None
+        with contextlib.suppress(OSError):   # a read-only folder still serves its files
+            os.utime(path)   # the mtime orders eviction: least recently used first
         return pixels
 
     def put(self, folder: Path, key: tuple, pixels, budget: int) -> None:

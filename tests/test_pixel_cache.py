@@ -147,3 +147,15 @@ def test_an_unwritable_folder_still_returns_the_pixels(tmp_path, fresh):
     write_png(path, image)
     assert torch.equal(media.images_from_files([path], blocker / "pixels"), image)
     assert blocker.read_text() == "x"
+
+
+def test_a_file_whose_time_cannot_be_touched_is_still_served(tmp_path, monkeypatch):
+    disk, folder = DiskCache(), tmp_path / "pixels"
+    disk.put(folder, ("k",), np.full((2, 2, 3), 7, np.uint8), 1 << 20)
+
+    def refuse(*_a, **_k):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(pixel_cache.os, "utime", refuse)
+    assert int(disk.get(folder, ("k",))[0, 0, 0]) == 7
+    assert DiskCache.path(folder, ("k",)).exists()
