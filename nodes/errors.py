@@ -94,7 +94,7 @@ class NotFoundError(ApiError):
 class NetworkError(AliveAIError):
     """The request did not get an answer: connection refused, DNS, TLS, read timeout."""
 
-    hint = "Check the network (and HTTPS_PROXY / WSS_PROXY if you use a proxy)."
+    hint = "Check the network (and HTTPS_PROXY / NO_PROXY if you use a proxy)."
 
     def __init__(self, message: str, *, sent: bool = True, **kw):
         self.sent = sent  # False when the request certainly never reached the server
