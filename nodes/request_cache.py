@@ -12,9 +12,14 @@ they hold ids and file names, never URLs (they expire) or credentials. An entry 
 as the job is submitted (`pending`: its prompt_id and request), so a run that did not see the job
 finish (interrupt, timeout, restart) follows that same job next time instead of paying again; it
 becomes the result entry once the job completes, and is dropped when the job failed remotely.
+
+The folder keeps at most MAX_ENTRIES entries (about 4 KB each on disk): past that, the least
+recently used go first (a hit touches its file). A dropped entry costs nothing until that exact
+request is queued again; its result stays in the output folder and in the job log.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 VERSION = 1
+MAX_ENTRIES = 20_000
+_counts: dict[Path, int] = {}      # cache folder -> entries, counted on the first write of a process
+_counts_lock = threading.Lock()
 
 
 def request_key(op_key: str, scope: str, values: dict[str, Any], identities: dict[str, str]) -> str:
@@ -37,24 +45,64 @@ def request_key(op_key: str, scope: str, values: dict[str, Any], identities: dic
 
 
 class RequestCache:
-    def __init__(self, state_dir: str | os.PathLike):
+    def __init__(self, state_dir: str | os.PathLike, max_entries: int | None = None):
         self.dir = Path(state_dir) / "cache"
+        self.max_entries = MAX_ENTRIES if max_entries is None else max_entries
 
     def _path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text("utf-8"))
+            entry = json.loads(path.read_text("utf-8"))
         except (FileNotFoundError, ValueError):
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)   # recently used: kept longest
+        return entry
 
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # writers may race
         tmp.write_text(json.dumps(entry), "utf-8")
+        new = not path.exists()
         os.replace(tmp, path)
+        if new:
+            self._count(+1)
 
     def forget(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return
+        self._count(-1)
+
+    def _entries(self) -> list[os.DirEntry]:
+        out = []
+        for sub in os.scandir(self.dir):
+            if sub.is_dir():
+                out += [e for e in os.scandir(sub.path) if e.name.endswith(".json")]
+        return out
+
+    def _count(self, delta: int) -> None:
+        """Keep the folder's entry count; past max_entries, drop the least recently used."""
+        with _counts_lock:
+            n = _counts.get(self.dir)
+            n = len(self._entries()) if n is None else n + delta
+            if n > self.max_entries:
+                n = self._prune()
+            _counts[self.dir] = n
+
+    def _prune(self) -> int:
+        aged = []
+        for e in self._entries():
+            with contextlib.suppress(OSError):
+                aged.append((e.stat().st_mtime_ns, e.path))
+        aged.sort()
+        drop = max(0, len(aged) - self.max_entries)
+        for _, path in aged[:drop]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        return len(aged) - drop
