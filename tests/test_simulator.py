@@ -492,3 +492,20 @@ def test_command_line_serves_until_stopped():
     finally:
         proc.terminate()
         proc.wait(timeout=T)
+
+
+def test_a_new_simulator_never_repeats_the_ids_of_the_last_one():
+    """Prompt ids are unique on the real API: a pack that stores results by prompt_id must not see
+    a restarted simulator hand out the same ids again (and take old files for new results)."""
+    from nodes.simulator import SimulatorThread
+
+    ids = []
+    for _ in range(2):
+        with SimulatorThread(job_seconds=0.05) as s:
+            ids.append(create_done(s)["promptId"])
+    assert ids[0] != ids[1]
+    fixed = []
+    for _ in range(2):
+        with SimulatorThread(job_seconds=0.05, id_salt="x") as s:   # reproducible when asked for
+            fixed.append(create_done(s)["promptId"])
+    assert fixed[0] == fixed[1]

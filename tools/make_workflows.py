@@ -503,7 +503,7 @@ def make_thumbnails(graphs: list[Graph], folder: Path) -> None:
     from nodes.comfy import bridge, session
     from nodes.simulator import DEFAULT_API_KEY, SimulatorThread
 
-    with tempfile.TemporaryDirectory() as tmp, SimulatorThread(job_seconds=0.05) as sim:
+    with tempfile.TemporaryDirectory() as tmp, SimulatorThread(job_seconds=0.05, id_salt="") as sim:
         os.environ.update({"ALIVEAI_BASE_URL": sim.base_url, "ALIVEAI_API_KEY": DEFAULT_API_KEY,
                            "ALIVEAI_OUTPUT_DIR": str(Path(tmp) / "output"),
                            "ALIVEAI_USER_DIR": str(Path(tmp) / "user")})

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -59,6 +60,7 @@ class SimConfig:
     video_fps: int = 24
     video_bytes: int = 0                  # pad video results to this size (an MP4 'free' box): big downloads
     url_secret: str = "aliveai-simulator-url-secret"
+    id_salt: str | None = None            # None: random per simulator, so ids never repeat across runs
 
     def __post_init__(self) -> None:
         keys = self.api_keys
@@ -163,6 +165,9 @@ class Simulator:
         self.restart_hook: Any = None        # set while serving: async fn(down seconds) playing a restart
         self._seq = 0
         self._token_seq = 0
+        # A prompt id is unique on the real API. Without a salt a new simulator process would hand
+        # out the ids of the last one again, and a client's stored results would pass for new ones.
+        self._salt = self.config.id_salt if self.config.id_salt is not None else os.urandom(6).hex()
         self._make_users()
 
     # clock ----------------------------------------------------------------------------------
@@ -226,7 +231,7 @@ class Simulator:
     # ids, media, jobs --------------------------------------------------------------------------
     def new_id(self, kind: str, tag: str) -> str:
         self._seq += 1
-        return hashlib.sha256(f"{kind}:{self._seq}:{tag}".encode()).hexdigest()[:24]
+        return hashlib.sha256(f"{self._salt}:{kind}:{self._seq}:{tag}".encode()).hexdigest()[:24]
 
     def add_media(self, owner: str, media_type: str, ext: str, content_type: str, data: bytes,
                   size: tuple[int, int] | None, source: str) -> Media:
