@@ -52,6 +52,16 @@ export const clearAccount = () => call("/aliveai/account/clear", { method: "POST
 /** @returns {Promise<{ok: boolean, email?: string, credits?: number, premiumExpiration?: string, error?: string}>} */
 export const testConnection = () => call("/aliveai/account/test", { method: "POST" });
 
+/** @returns {Promise<{prefs: import("./lib/limits.js").Pref[], config_file: string}>} */
+export const getLimits = () => call("/aliveai/limits");
+
+/**
+ * Save limits to the pack's config file (a number sets one, null clears it).
+ * @param {Record<string, number | null>} form
+ * @returns {Promise<{prefs: import("./lib/limits.js").Pref[], config_file: string}>}
+ */
+export const saveLimits = (form) => call("/aliveai/limits", { method: "POST", body: form });
+
 /**
  * @param {boolean} [refresh] skip the server's 5 s cache (after a job finished)
  * @returns {Promise<{credits: number | null, queue: any[], updated: number | null, stale?: boolean, error?: string,

@@ -1,6 +1,7 @@
 // @ts-check
 /**
  * Settings › AliveAI › Account: the API key (or e-mail + password) and the API URL.
+ * Settings › AliveAI › Limits: the credit budget and floor, the running-time limit, the pixel cache.
  *
  * The setting is a render function (GUIDE §5.2, the recommended secret flow): it draws its own
  * inputs and never calls the setter, so no secret reaches comfy.settings.json (which ComfyUI
@@ -9,8 +10,9 @@
  * A command, "AliveAI: Set API key…", does the same from the command palette.
  */
 import { app } from "../../scripts/app.js";
-import { clearAccount, getAccount, saveAccount, testConnection } from "./api.js";
+import { clearAccount, getAccount, getLimits, saveAccount, saveLimits, testConnection } from "./api.js";
 import { describeAccount, describeTest, maskSecret } from "./lib/format.js";
+import { describePref, fieldText, limitsForm } from "./lib/limits.js";
 
 /**
  * @param {string} tag
@@ -117,6 +119,58 @@ function renderAccount() {
   ]);
 }
 
+/** The limits form; like the account form it saves through the pack's route, not `setValue`. */
+function renderLimits() {
+  /** @type {import("./lib/limits.js").Pref[]} */
+  let prefs = [];
+  /** @type {Record<string, {input: HTMLInputElement, line: HTMLElement}>} */
+  const fields = {};
+  const rows = el("div", { style: "display:flex;flex-direction:column;gap:10px" });
+  const result = el("div", { style: "white-space:pre-wrap;font-size:12px" });
+  const save = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Save",
+    className: "p-button p-component", style: "padding:4px 10px;align-self:flex-start" }));
+
+  /** @param {{prefs: import("./lib/limits.js").Pref[]}} answer */
+  const show = (answer) => {
+    prefs = answer.prefs || [];
+    rows.replaceChildren();
+    for (const p of prefs) {
+      const f = field(`${p.label} (${p.unit})`, { type: "number", min: "0", step: "any", title: p.doc,
+        placeholder: p.default === null ? "off" : String(p.default), value: fieldText(p) });
+      f.input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); });
+      const line = el("div", { style: "font-size:11px;opacity:.8", textContent: describePref(p) });
+      const doc = el("div", { style: "font-size:11px;opacity:.6", textContent: p.doc });
+      fields[p.key] = { input: /** @type {HTMLInputElement} */ (f.input), line };
+      rows.append(el("div", { style: "display:flex;flex-direction:column;gap:2px" }, [f.row, line, doc]));
+    }
+  };
+
+  save.onclick = async () => {
+    save.disabled = true;
+    try {
+      const texts = Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.input.value]));
+      const form = limitsForm(prefs, texts);
+      if (!Object.keys(form).length) {
+        result.textContent = "Nothing changed.";
+        return;
+      }
+      show(await saveLimits(form));
+      result.textContent = "Saved. Applies to the next run.";
+      toast("AliveAI", "Limits saved");
+    } catch (e) {
+      result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      save.disabled = false;
+    }
+  };
+
+  getLimits().then(show).catch((e) => {
+    result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+  });
+  return el("div", { style: "display:flex;flex-direction:column;gap:8px;min-width:280px;max-width:520px" },
+    [rows, save, result]);
+}
+
 /** Command palette / menu: paste a key in ComfyUI's prompt dialog (not masked; see GUIDE §5.2). */
 async function setKeyCommand() {
   const dialog = /** @type {any} */ (app).extensionManager?.dialog;
@@ -149,6 +203,15 @@ app.registerExtension({
       tooltip: "Stored by the AliveAI pack in ComfyUI's user directory, not in ComfyUI's settings file. "
         + "ALIVEAI_API_KEY (or ALIVEAI_EMAIL + ALIVEAI_PASSWORD) and ALIVEAI_BASE_URL in the environment win.",
       type: renderAccount,
+      defaultValue: "",
+    },
+    {
+      id: "AliveAI.Limits.Form",
+      category: ["AliveAI", "Limits", "Limits"],
+      name: "AliveAI limits",
+      tooltip: "Stored by the AliveAI pack in ComfyUI's user directory. ALIVEAI_CREDIT_BUDGET, ALIVEAI_MIN_CREDITS, "
+        + "ALIVEAI_RUNNING_TIMEOUT and ALIVEAI_PIXEL_CACHE_MB in the environment win.",
+      type: renderLimits,
       defaultValue: "",
     },
   ],

@@ -118,12 +118,13 @@ class JobTimeoutError(AliveAIError):
     """The job ran longer than the running-time limit. It may still finish remotely."""
 
     hint = ("The job may still finish: run Load Result (AliveAI) with this prompt_id later, or queue the same "
-            "inputs again to pick it up without a new job. The limit is ALIVEAI_RUNNING_TIMEOUT (seconds).")
+            "inputs again to pick it up without a new job. The limit is set in Settings > AliveAI > Limits "
+            "(or ALIVEAI_RUNNING_TIMEOUT, in seconds).")
 
 
 class BudgetError(AliveAIError):
-    """The spend guard refused a paid job before anything was sent (ALIVEAI_CREDIT_BUDGET,
-    ALIVEAI_MIN_CREDITS)."""
+    """The spend guard refused a paid job before anything was sent (credit budget or floor: Settings >
+    AliveAI > Limits, or ALIVEAI_CREDIT_BUDGET / ALIVEAI_MIN_CREDITS)."""
 
 
 class JobCancelledError(AliveAIError):

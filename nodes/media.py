@@ -181,7 +181,7 @@ def _decode_one(src):
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
-def _decode_batch(sources: list, what: str, pixel_dir=None):
+def _decode_batch(sources: list, what: str, pixel_dir=None, pixel_budget: int = 0):
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
@@ -191,7 +191,8 @@ def _decode_batch(sources: list, what: str, pixel_dir=None):
     resized = []
     for i, src in enumerate(sources):
         try:
-            pixels = pixel_cache.pixels(src, _decode_one, pixel_dir) if isinstance(src, str) else _decode_one(src)
+            pixels = (pixel_cache.pixels(src, _decode_one, pixel_dir, pixel_budget) if isinstance(src, str)
+                      else _decode_one(src))
             height, width = pixels.shape[:2]
             if out is None:
                 out = np.empty((len(sources), height, width, 3), dtype=np.float32)
@@ -216,10 +217,10 @@ def pngs_to_image(blobs: list[bytes]):
     return _decode_batch(list(blobs), "images")
 
 
-def images_from_files(paths, pixel_dir=None):
+def images_from_files(paths, pixel_dir=None, pixel_budget: int = 0):
     """Like `pngs_to_image`, reading each file straight from disk; decoded pixels are kept in
-    memory and, when `pixel_dir` is given, on disk there (`pixel_cache`)."""
-    return _decode_batch([os.fspath(p) for p in paths], "image files", pixel_dir)
+    memory and, when `pixel_dir` and a budget in bytes are given, on disk there (`pixel_cache`)."""
+    return _decode_batch([os.fspath(p) for p in paths], "image files", pixel_dir, pixel_budget)
 
 
 def pixel_hash(image_or_mask, kind: str | None = None) -> str:

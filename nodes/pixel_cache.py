@@ -5,8 +5,8 @@ PNG again: in memory for this process, and on disk across restarts.
   once, atomically, so the key changes whenever the content could, and a moved or replaced file
   is simply decoded again.
 - In memory: an LRU of read-only uint8 arrays within 64 MB.
-- On disk: the same arrays as `.npy` files in `<user dir>/aliveai/pixels/`, within
-  ALIVEAI_PIXEL_CACHE_MB (default 1024; 0 turns it off), least recently used dropped first. A
+- On disk: the same arrays as `.npy` files in `<user dir>/aliveai/pixels/`, within a byte budget
+  the caller passes (the pixel_cache_mb preference, 1 GB by default), least recently used dropped first. A
   1024x1024 result is a 3 MB file read in about 0.3 ms instead of a PNG decode of 7-9 ms. These
   files are only a cache: deleting the folder at any time costs one decode per result.
 """
@@ -23,8 +23,6 @@ from pathlib import Path
 
 log = logging.getLogger("aliveai")
 
-BUDGET_ENV = "ALIVEAI_PIXEL_CACHE_MB"
-DEFAULT_DISK_MB = 1024
 _SUFFIX = ".npy"
 
 
@@ -73,23 +71,6 @@ class DecodedCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
-
-
-def disk_budget() -> int:
-    """Bytes the disk cache may hold, from ALIVEAI_PIXEL_CACHE_MB read now. A bad value is
-    logged and the default used: a cache setting must never fail a node whose job is paid."""
-    raw = (os.environ.get(BUDGET_ENV) or "").strip()
-    if not raw:
-        return DEFAULT_DISK_MB << 20
-    try:
-        mb = float(raw)
-        if mb < 0 or mb != mb:
-            raise ValueError
-    except ValueError:
-        log.warning("AliveAI: %s must be a number of megabytes (0: off), got %r; using %d",
-                    BUDGET_ENV, raw, DEFAULT_DISK_MB)
-        return DEFAULT_DISK_MB << 20
-    return int(mb * (1 << 20))
 
 
 class DiskCache:
@@ -188,16 +169,18 @@ DECODED = DecodedCache(64 << 20)
 ON_DISK = DiskCache()
 
 
-def pixels(path: str, decode: Callable, folder: Path | None = None):
-    """The decoded pixels of the file at `path`: from memory, else from `folder` on disk, else
-    `decode(path)`, stored in both. Read-only: callers copy before changing them."""
+def pixels(path: str, decode: Callable, folder: Path | None = None, budget: int = 0):
+    """The decoded pixels of the file at `path`: from memory, else from `folder` on disk (kept
+    within `budget` bytes; 0: no disk cache), else `decode(path)`, stored in both. Read-only:
+    callers copy before changing them."""
     key = file_key(path)
     if key is None:
         return decode(path)
     found = DECODED.get(key)
     if found is not None:
         return found
-    budget = disk_budget() if folder is not None else 0
+    if folder is None:
+        budget = 0
     if budget:
         found = ON_DISK.get(folder, key)
     if found is None:

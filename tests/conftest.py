@@ -42,7 +42,9 @@ def comfy(sim, tmp_path, monkeypatch):
     from nodes.comfy import bridge, catalogs, session
     from nodes.simulator import DEFAULT_API_KEY
 
-    for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD"):
+    from nodes.comfy.prefs import PREFS
+
+    for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD", *(p.env for p in PREFS.values())):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("ALIVEAI_BASE_URL", sim.base_url)
     monkeypatch.setenv("ALIVEAI_API_KEY", DEFAULT_API_KEY)
@@ -60,6 +62,26 @@ def comfy(sim, tmp_path, monkeypatch):
     session.reset()
     media.UPLOADS.clear()
     catalogs.CATALOGS.clear()
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    """A user folder of its own for the routes and the settings file, with no credentials in the
+    environment."""
+    from nodes.comfy import routes, session
+
+    for name in routes.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "user"))
+
+    def fresh():
+        session.reset()
+        routes.STATUS.clear()
+        routes._CLIENTS.reset()
+
+    fresh()
+    yield tmp_path / "user"
+    fresh()
 
 
 def pytest_report_header(config):

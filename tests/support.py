@@ -77,7 +77,7 @@ def later(predicate, action, timeout: float = 10.0) -> threading.Thread:
 
 
 ENV_NAMES = ("ALIVEAI_API_KEY", "ALIVEAI_EMAIL", "ALIVEAI_PASSWORD", "ALIVEAI_RUNNING_TIMEOUT",
-             "ALIVEAI_CREDIT_BUDGET", "ALIVEAI_MIN_CREDITS")
+             "ALIVEAI_CREDIT_BUDGET", "ALIVEAI_MIN_CREDITS", "ALIVEAI_PIXEL_CACHE_MB")
 
 
 @contextlib.contextmanager

@@ -1,7 +1,6 @@
 """Decoded result pixels: kept in memory and on disk, keyed by the file's stat, within budgets."""
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
@@ -10,6 +9,8 @@ import torch
 
 from nodes import media, pixel_cache
 from nodes.pixel_cache import DecodedCache, DiskCache
+
+MB = 1 << 20
 
 
 def k255(*shape, seed=0):
@@ -22,7 +23,6 @@ def fresh(monkeypatch):
     """Empty caches before and after; every real decode counted."""
     pixel_cache.DECODED.clear()
     pixel_cache.ON_DISK.forget_totals()
-    monkeypatch.delenv(pixel_cache.BUDGET_ENV, raising=False)
     decodes = []
     real = media._decode_one
     monkeypatch.setattr(media, "_decode_one", lambda src: decodes.append(src) or real(src))
@@ -64,23 +64,22 @@ def test_pixels_survive_a_restart_on_disk(tmp_path, fresh):
     path, pixels_dir = tmp_path / "r.png", tmp_path / "pixels"
     image = k255(1, 16, 12, 3, seed=1)
     write_png(path, image)
-    assert torch.equal(media.images_from_files([path], pixels_dir), image)
+    assert torch.equal(media.images_from_files([path], pixels_dir, MB), image)
     assert len(fresh) == 1 and len(list(pixels_dir.glob("*.npy"))) == 1
     pixel_cache.DECODED.clear()  # a restart forgets memory, not the folder
-    again = media.images_from_files([path], pixels_dir)
+    again = media.images_from_files([path], pixels_dir, MB)
     assert torch.equal(again, image) and len(fresh) == 1
     write_png(path, k255(1, 16, 12, 3, seed=2))  # a replaced file is a new key: decoded again
     pixel_cache.DECODED.clear()
-    assert torch.equal(media.images_from_files([path], pixels_dir), k255(1, 16, 12, 3, seed=2)) and len(fresh) == 2
+    assert torch.equal(media.images_from_files([path], pixels_dir, MB), k255(1, 16, 12, 3, seed=2)) and len(fresh) == 2
 
 
-def test_no_folder_or_a_zero_budget_writes_nothing(tmp_path, fresh, monkeypatch):
+def test_no_folder_or_a_zero_budget_writes_nothing(tmp_path, fresh):
     path, pixels_dir = tmp_path / "r.png", tmp_path / "pixels"
     write_png(path, k255(1, 4, 4, 3))
-    media.images_from_files([path])
-    monkeypatch.setenv(pixel_cache.BUDGET_ENV, "0")
+    media.images_from_files([path], pixels_dir)           # a folder but no budget
     pixel_cache.DECODED.clear()
-    media.images_from_files([path], pixels_dir)
+    media.images_from_files([path], None, 1 << 20)        # a budget but no folder
     assert not pixels_dir.exists() and len(fresh) == 2
 
 
@@ -90,9 +89,9 @@ def test_sixteen_bit_grey_keeps_its_precision_through_the_disk_cache(tmp_path, f
     path, pixels_dir = tmp_path / "g16.png", tmp_path / "pixels"
     grey = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
     Image.fromarray(grey).save(path)  # mode I;16
-    first = media.images_from_files([path], pixels_dir)
+    first = media.images_from_files([path], pixels_dir, MB)
     pixel_cache.DECODED.clear()
-    second = media.images_from_files([path], pixels_dir)
+    second = media.images_from_files([path], pixels_dir, MB)
     assert len(fresh) == 1 and torch.equal(first, second)
     assert torch.allclose(second[0, :, :, 0], torch.from_numpy(grey / 65535).float())
 
@@ -101,13 +100,13 @@ def test_a_broken_cache_file_is_a_miss_and_is_replaced(tmp_path, fresh):
     path, pixels_dir = tmp_path / "r.png", tmp_path / "pixels"
     image = k255(1, 8, 8, 3, seed=4)
     write_png(path, image)
-    media.images_from_files([path], pixels_dir)
+    media.images_from_files([path], pixels_dir, MB)
     (cached,) = pixels_dir.glob("*.npy")
     cached.write_bytes(cached.read_bytes()[:-20])  # truncated, e.g. by a crash or a full disk
     pixel_cache.DECODED.clear()
-    assert torch.equal(media.images_from_files([path], pixels_dir), image) and len(fresh) == 2
+    assert torch.equal(media.images_from_files([path], pixels_dir, MB), image) and len(fresh) == 2
     pixel_cache.DECODED.clear()
-    assert torch.equal(media.images_from_files([path], pixels_dir), image) and len(fresh) == 2
+    assert torch.equal(media.images_from_files([path], pixels_dir, MB), image) and len(fresh) == 2
 
 
 def test_disk_cache_drops_the_least_recently_used_beyond_its_budget(tmp_path):
@@ -128,24 +127,13 @@ def test_disk_cache_drops_the_least_recently_used_beyond_its_budget(tmp_path):
     assert not list(folder.glob("*.tmp"))
 
 
-def test_budget_from_the_environment(monkeypatch, caplog):
-    monkeypatch.setenv(pixel_cache.BUDGET_ENV, "2.5")
-    assert pixel_cache.disk_budget() == int(2.5 * (1 << 20))
-    monkeypatch.setenv(pixel_cache.BUDGET_ENV, "lots")
-    with caplog.at_level(logging.WARNING, logger="aliveai"):
-        assert pixel_cache.disk_budget() == pixel_cache.DEFAULT_DISK_MB << 20
-    assert pixel_cache.BUDGET_ENV in caplog.text and "lots" in caplog.text
-    monkeypatch.delenv(pixel_cache.BUDGET_ENV)
-    assert pixel_cache.disk_budget() == pixel_cache.DEFAULT_DISK_MB << 20
-
-
 def test_an_unwritable_folder_still_returns_the_pixels(tmp_path, fresh):
     path = tmp_path / "r.png"
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")   # the cache folder cannot be created under a file
     image = k255(1, 4, 4, 3, seed=5)
     write_png(path, image)
-    assert torch.equal(media.images_from_files([path], blocker / "pixels"), image)
+    assert torch.equal(media.images_from_files([path], blocker / "pixels", MB), image)
     assert blocker.read_text() == "x"
 
 

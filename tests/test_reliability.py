@@ -23,7 +23,7 @@ START_CREDITS = 1000.0
 def node(comfy, sim, monkeypatch):
     """The node layer against the simulator with short client timings; returns the status texts."""
     fast_client(monkeypatch)
-    for name in ("ALIVEAI_RUNNING_TIMEOUT", spend.BUDGET_ENV, spend.FLOOR_ENV):
+    for name in ("ALIVEAI_RUNNING_TIMEOUT", "ALIVEAI_CREDIT_BUDGET", "ALIVEAI_MIN_CREDITS"):
         monkeypatch.delenv(name, raising=False)
     spend.reset()
     yield comfy
@@ -375,7 +375,7 @@ def test_identical_nodes_running_together_share_one_job(node, sim):
 
 # spend guard -------------------------------------------------------------------------------------------------
 def test_spend_budget_refuses_before_submitting(node, sim, monkeypatch):
-    monkeypatch.setenv(spend.BUDGET_ENV, "1.5")
+    monkeypatch.setenv("ALIVEAI_CREDIT_BUDGET", "1.5")
     run(CREATE, unique_id="1", **create_kw(seed=1))
     with pytest.raises(BudgetError) as e:
         run(CREATE, unique_id="1", **create_kw(seed=2))
@@ -389,7 +389,7 @@ def test_spend_budget_refuses_before_submitting(node, sim, monkeypatch):
 
 def test_spend_floor_uses_the_balance_from_me(node, sim, monkeypatch):
     sim.state.default_user.credits = 3.0
-    monkeypatch.setenv(spend.FLOOR_ENV, "1.5")
+    monkeypatch.setenv("ALIVEAI_MIN_CREDITS", "1.5")
     run(CREATE, unique_id="1", **create_kw(seed=1))            # 3 - 1 = 2 >= 1.5
     with pytest.raises(BudgetError) as e:                      # 2 - 1 = 1 < 1.5
         run(CREATE, unique_id="1", **create_kw(seed=2))

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from nodes.comfy import bridge, routes, session
+from nodes.comfy import bridge, routes
 from nodes.simulator import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
 
 ENV_KEY = "env-key-0123456789abcdef"
@@ -35,22 +35,6 @@ def http(method: str, path: str, body=None, *, data: str | None = None, content_
 
     status, text = asyncio.run(go())
     return status, text, json.loads(text)
-
-
-@pytest.fixture
-def user_dir(tmp_path, monkeypatch):
-    for name in routes.ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "user"))
-
-    def fresh():
-        session.reset()
-        routes.STATUS.clear()
-        routes._CLIENTS.reset()
-
-    fresh()
-    yield tmp_path / "user"
-    fresh()
 
 
 def write_file(data: dict) -> None:

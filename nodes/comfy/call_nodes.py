@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import media
 from ..api import OPERATIONS
 from ..api.schema import JSON, NOTHING, TEXT, TEXT_PAIR, Operation
 from ..client import AliveAIClient
@@ -35,7 +34,7 @@ from ..redact import redact
 from . import bridge, inputs, results, runtime, session
 from .job_nodes import display_name, node_key
 from .library_nodes import linked_outputs
-from .outputs import preview_entries
+from .outputs import preview_entries, result_images
 from .widgets import input_types, media_slots, queue_check
 
 # Callable non-job operations without a node of their own, and why.
@@ -156,7 +155,7 @@ def get_prompts(c: Call) -> dict:
         raise ValidationError(f"page {c.values.get('page')} lists {n} prompt(s) and none has an image; "
                               "try another page or promptType, or disconnect the 'images' output",
                               operation=c.label, field="page")
-    out = shown(text, (text, media.images_from_files(files, store.pixel_dir)), f"{n} prompts, {len(files)} images")
+    out = shown(text, (text, result_images(store, files)), f"{n} prompts, {len(files)} images")
     out["ui"]["images"] = preview_entries(store, files)
     return out
 

@@ -33,7 +33,7 @@ class JobNode:
     OP: Operation
     FUNCTION = "run"
     RUNNING_TIMEOUT: float | None = 1800.0   # running time only; the queue wait is never counted.
-    # ALIVEAI_RUNNING_TIMEOUT (seconds, read at run time) overrides it; see runtime.running_timeout.
+    # The running_timeout preference (read at run time) overrides it; see runtime.running_timeout.
 
     @classmethod
     def INPUT_TYPES(cls):

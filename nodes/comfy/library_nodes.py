@@ -11,7 +11,7 @@ from ..client.results import medias_of
 from ..errors import ValidationError
 from . import bridge, inputs, results, runtime, session
 from .handles import MEDIA, MediaHandle, MediaRef
-from .outputs import handle_entries, preview_entries
+from .outputs import handle_entries, preview_entries, result_images
 
 
 class UploadNode:
@@ -151,7 +151,7 @@ def load_result(prompt_id: str, unique_id, prompt, stop: threading.Event):
         raise ValidationError(f"prompt {prompt_id} has no video; disconnect the 'video' output", operation=label,
                               field="video")
     if images:
-        image = media.images_from_files(images, store.pixel_dir)
+        image = result_images(store, images)
     elif videos:
         image = media.video_first_frame(videos[0])
     else:

@@ -3,10 +3,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import logging
+
 from .. import media
+from ..errors import ConfigError
 from ..store import ResultStore
-from . import bridge
+from . import bridge, prefs
 from .handles import MediaHandle, MediaRef
+
+
+log = logging.getLogger("aliveai")
+
+
+def pixel_budget() -> int:
+    """Bytes for decoded results on disk (the pixel_cache_mb preference). A bad value is logged and
+    the default used: a cache setting must never fail a node whose job is paid for."""
+    try:
+        mb = prefs.value("pixel_cache_mb")
+    except ConfigError as e:
+        log.warning("AliveAI: %s; using %g MB", e, prefs.PREFS["pixel_cache_mb"].default)
+        mb = None
+    return int((prefs.PREFS["pixel_cache_mb"].default if mb is None else mb) * (1 << 20))
+
+
+def result_images(store: ResultStore, files: list[Path]):
+    """IMAGE of result files, their decoded pixels kept in memory and on disk (`pixel_cache`)."""
+    return media.images_from_files(files, store.pixel_dir, pixel_budget())
 
 
 def preview_entries(store: ResultStore, files: list[Path]) -> list[dict]:
@@ -24,7 +46,7 @@ def handle_entries(refs: list[MediaRef]) -> list[dict]:
 
 def image_outputs(store: ResultStore, refs: list[MediaRef], files: list[Path], prompt_ids: str) -> dict:
     pairs = [(r, f) for r, f in zip(refs, files, strict=True) if r.media_type == "IMAGE"]
-    image = media.images_from_files([f for _, f in pairs], store.pixel_dir)
+    image = result_images(store, [f for _, f in pairs])
     handle = MediaHandle(tuple(r for r, _ in pairs))
     ids = ",".join(r.media_id for r, _ in pairs)
     return {"ui": {"images": preview_entries(store, [f for _, f in pairs]), "aliveai": handle_entries(handle.items)},

@@ -1,5 +1,5 @@
-"""The pack's HTTP routes (all under /aliveai/): the account form of the settings dialog, a
-connection test, a credits + queue summary for the status tab, and the catalog lists of the
+"""The pack's HTTP routes (all under /aliveai/): the account and limits forms of the settings
+dialog, a connection test, a credits + queue summary for the status tab, and the catalog lists of the
 id pickers (catalogs.py: cached, stale-while-revalidate, the last good list when the API fails).
 
 Why it looks like this:
@@ -30,7 +30,7 @@ from ..client.config import (DEFAULT_BASE_URL, Settings, clean_secret, normalize
                              write_config_file)
 from ..errors import AliveAIError, ConfigError
 from ..redact import mask, redact, register_secret
-from . import bridge, catalogs, session
+from . import bridge, catalogs, prefs, session
 
 log = logging.getLogger("aliveai")
 
@@ -277,6 +277,29 @@ async def post_test(request: web.Request) -> web.Response:
     return _json(await _blocking({"ok": False}, check_connection))
 
 
+async def get_limits(request: web.Request) -> web.Response:
+    return _json(prefs.view())
+
+
+async def post_limits(request: web.Request) -> web.Response:
+    """Save the Limits form into the config file, beside (never touching) the credentials."""
+    try:
+        form = await _form(request)
+        prefs.merge({}, form)  # validate before touching the file
+    except BadRequest as e:
+        return _json({"error": str(e)}, status=e.status)
+    except ConfigError as e:
+        return _json({"error": e.message}, status=400)
+    path = bridge.config_path()
+    with _file_lock:
+        try:
+            current = read_config_file(path)
+        except ConfigError as e:
+            return _json({"error": f"{e.message}; fix or delete it first"}, status=409)
+        write_config_file(path, prefs.merge(current, form))
+    return _json(prefs.view())
+
+
 async def get_status(request: web.Request) -> web.Response:
     max_age = STATUS_MIN_AGE if request.query.get("refresh") else STATUS_TTL
     fallback = {"credits": None, "queue": [], "updated": None, "stale": True}
@@ -305,5 +328,7 @@ def setup(routes: web.RouteTableDef) -> None:
     routes.post("/aliveai/account")(post_account)
     routes.post("/aliveai/account/clear")(post_clear)
     routes.post("/aliveai/account/test")(post_test)
+    routes.get("/aliveai/limits")(get_limits)
+    routes.post("/aliveai/limits")(post_limits)
     routes.get("/aliveai/status")(get_status)
     routes.get("/aliveai/catalog/{kind}")(get_catalog)

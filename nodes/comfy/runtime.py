@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from ..client.client import AliveAIClient
 from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError
 from ..request_cache import RequestCache, request_key
 from ..store import ResultStore
-from . import bridge, session, spend
+from . import bridge, prefs, session, spend
 from .handles import MediaRef
 from .inputs import materialize, plan
 from .results import JobResult, cached_result, rel_path, save_result
@@ -113,16 +112,15 @@ class Status:
 
 
 def running_timeout(default: float | None, label: str | None = None) -> float | None:
-    """The running-time limit of a job: ALIVEAI_RUNNING_TIMEOUT (seconds; 0 means none), read at
-    run time, else the node's default. The queue wait never counts against it."""
-    raw = (os.environ.get("ALIVEAI_RUNNING_TIMEOUT") or "").strip()
-    if not raw:
-        return default
+    """The running-time limit of a job: the running_timeout preference (seconds; 0 means none; from
+    ALIVEAI_RUNNING_TIMEOUT or Settings > AliveAI > Limits), read at run time, else the node's
+    default. The queue wait never counts against it."""
     try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"ALIVEAI_RUNNING_TIMEOUT must be a number of seconds (0: no limit), got {raw!r}",
-                          operation=label, hint="") from None
+        value = prefs.value("running_timeout")
+    except ConfigError as e:
+        raise e.with_context(operation=label) from None
+    if value is None:
+        return default
     return value if value > 0 else None
 
 

@@ -1,10 +1,11 @@
 """Spend guard: refuse a paid job *before* anything is sent when it would break a limit the user set.
 
-- `ALIVEAI_CREDIT_BUDGET`: credits this ComfyUI session (this process) may spend. Each job
-  submitted adds its estimated cost; a job that would take the total past the budget is refused.
-- `ALIVEAI_MIN_CREDITS`: a floor the account must keep. Before a job is submitted, the balance
-  (Me, cached ME_TTL seconds) minus what this session submitted since that read, minus the job's
-  estimate, must stay at or above the floor.
+- Credit budget (`ALIVEAI_CREDIT_BUDGET`, or Settings > AliveAI > Limits): credits this ComfyUI
+  session (this process) may spend. Each job submitted adds its estimated cost; a job that would
+  take the total past the budget is refused.
+- Credits to keep (`ALIVEAI_MIN_CREDITS`, or the same dialog): a floor the account must keep.
+  Before a job is submitted, the balance (Me, cached ME_TTL seconds) minus what this session
+  submitted since that read, minus the job's estimate, must stay at or above the floor.
 
 Both are read at run time and off by default; when neither is set, nothing is checked and Me is
 never called. When either is set, a job the account cannot afford (balance below its estimate) is
@@ -20,23 +21,20 @@ spending by other clients of the same account.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..api.schema import Operation
-from ..errors import BudgetError, ConfigError
-from . import session
+from ..errors import BudgetError
+from . import prefs, session
 
 if TYPE_CHECKING:
     from ..client.client import AliveAIClient
 
 log = logging.getLogger("aliveai")
 
-BUDGET_ENV = "ALIVEAI_CREDIT_BUDGET"
-FLOOR_ENV = "ALIVEAI_MIN_CREDITS"
 ESTIMATE = {"IMAGE": 1.0, "VIDEO": 5.0}   # credits per job, by result kind: an estimate, not a price list
 ME_TTL = 30.0
 
@@ -64,22 +62,9 @@ def estimate(op: Operation) -> float:
     return ESTIMATE.get(op.returns, ESTIMATE["IMAGE"])
 
 
-def _env_credits(name: str) -> float | None:
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of credits, got {raw!r}", hint="") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}", hint="")
-    return value
-
-
 def limits() -> tuple[float | None, float | None]:
-    """(budget, floor) from the environment, read now; None when unset."""
-    return _env_credits(BUDGET_ENV), _env_credits(FLOOR_ENV)
+    """(budget, floor), read now from the environment or the settings dialog; None when unset."""
+    return prefs.value("credit_budget"), prefs.value("min_credits")
 
 
 def _balance(client: AliveAIClient) -> _Account | None:
@@ -114,7 +99,8 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
             raise BudgetError(
                 f"refused before submitting: this job (about {cost:g} credits, an estimate) would take this "
                 f"session's spend to about {_state.spent + cost:g} credits, over the budget of {budget:g} "
-                f"({BUDGET_ENV}). Nothing was sent; raise the budget or restart ComfyUI for a new session.",
+                f"({prefs.raw('credit_budget')[1]}). Nothing was sent; raise the budget or restart ComfyUI for a "
+                "new session.",
                 operation=label)
         if acct is not None:
             left = acct.credits - acct.since_read - cost
@@ -122,10 +108,15 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
                 raise BudgetError(
                     f"refused before submitting: the account has about {acct.credits - acct.since_read:g} credits; "
                     f"this job (about {cost:g}, an estimate) would leave {left:g}, below the floor of "
-                    f"{floor or 0:g} ({FLOOR_ENV}). Nothing was sent.", operation=label)
+                    f"{floor or 0:g}{_origin('min_credits')}. Nothing was sent.", operation=label)
             acct.since_read += cost
         _state.spent += cost
         _state.jobs += 1
+
+
+def _origin(key: str) -> str:
+    where = prefs.raw(key)[1]
+    return f" ({where})" if where else ""
 
 
 def summary() -> dict:
