@@ -65,7 +65,7 @@ export const saveLimits = (form) => call("/aliveai/limits", { method: "POST", bo
 /**
  * @param {boolean} [refresh] skip the server's 5 s cache (after a job finished)
  * @returns {Promise<{credits: number | null, queue: any[], updated: number | null, stale?: boolean, error?: string,
- *   key_set?: boolean}>}
+ *   key_set?: boolean, session?: {jobs: number, estimated: number, budget: number | null, floor: number | null}}>}
  */
 export const getStatus = (refresh = false) => call(`/aliveai/status${refresh ? "?refresh=1" : ""}`);
 

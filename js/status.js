@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * AliveAI sidebar tab: credits and the account's pending jobs (queued and running).
+ * AliveAI sidebar tab: credits, the account's pending jobs (queued and running), and this ComfyUI
+ * session's estimated spend against its limits.
  *
  * A sidebar tab rather than a bottom-panel tab or a badge: registerSidebarTab with a custom
  * render is a documented extension API of the 1.27 frontend, its icon is always in reach, and
@@ -12,7 +13,7 @@
 import { app } from "../../scripts/app.js";
 import { getStatus, onJobEvent } from "./api.js";
 import { TtlCache } from "./lib/cache.js";
-import { formatAge, formatCredits, queueLine } from "./lib/format.js";
+import { formatAge, formatCredits, queueLine, sessionLine } from "./lib/format.js";
 
 const REFRESH_MS = 30000;
 
@@ -27,6 +28,7 @@ async function paint(root, afterJob = false) {
   const credits = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=credits]"));
   const info = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=info]"));
   const list = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=queue]"));
+  const spent = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=session]"));
   let res;
   try {
     res = await cache.get(() => getStatus(afterJob), { force: afterJob });
@@ -40,6 +42,7 @@ async function paint(root, afterJob = false) {
   if (s.stale || res.stale) notes.push("stale");
   if (s.error) notes.push(String(s.error));
   info.textContent = notes.join(" · ");
+  spent.textContent = sessionLine(s.session);
   const queue = Array.isArray(s.queue) ? s.queue : [];
   list.replaceChildren(...(queue.length ? queue.map((/** @type {any} */ q) => Object.assign(document.createElement("li"),
     { textContent: queueLine(q) })) : [Object.assign(document.createElement("li"), { textContent: "No pending jobs." })]));
@@ -64,14 +67,16 @@ function render(container) {
   credits.dataset.aliveai = "credits";
   const info = Object.assign(document.createElement("div"), { style: "opacity:.7;font-size:11px;white-space:pre-wrap" });
   info.dataset.aliveai = "info";
+  const spent = Object.assign(document.createElement("div"), { style: "font-size:12px" });
+  spent.dataset.aliveai = "session";
   const list = Object.assign(document.createElement("ul"), { style: "margin:0;padding-left:18px;word-break:break-all" });
   list.dataset.aliveai = "queue";
   const refresh = Object.assign(document.createElement("button"), { type: "button", textContent: "Refresh",
     className: "p-button p-component p-button-sm" });
   refresh.onclick = () => paint(root, true);
   const hint = Object.assign(document.createElement("div"), {
-    textContent: "Credentials: Settings › AliveAI › Account.", style: "opacity:.6;font-size:11px" });
-  root.append(title, credits, info, Object.assign(document.createElement("div"), { textContent: "Pending jobs" }),
+    textContent: "Credentials and limits: Settings › AliveAI.", style: "opacity:.6;font-size:11px" });
+  root.append(title, credits, info, spent, Object.assign(document.createElement("div"), { textContent: "Pending jobs" }),
     list, refresh, hint);
   container.replaceChildren(root);
 

@@ -47,7 +47,7 @@ def fast_client(monkeypatch) -> None:
     monkeypatch.setattr(jobs, "GONE_RECHECK", 0.2)
     monkeypatch.setattr(client_mod, "QUEUE_FULL_STEP", 0.1)
     monkeypatch.setattr(client_mod, "LOOKUP_DELAY", 0.2)
-    monkeypatch.setattr(session, "AliveAIClient", lambda s: AliveAIClient(s, backoff_factor=0.01))
+    monkeypatch.setattr(session, "AliveAIClient", lambda s, **kw: AliveAIClient(s, **{**kw, "backoff_factor": 0.01}))
 
 
 def creates(sim) -> int:

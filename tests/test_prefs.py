@@ -141,3 +141,19 @@ def test_view_lists_every_preference_once(limits):
     body = prefs.view()
     assert [p["key"] for p in body["prefs"]] == list(prefs.PREFS)
     assert json.dumps(body)  # plain JSON for the route
+
+
+def test_the_status_tab_shows_this_sessions_spend_against_the_limits(comfy, sim, monkeypatch):
+    fast_client(monkeypatch)
+    spend.reset()
+    run(CREATE, unique_id="1", **create_kw(seed=41))      # no limit set: counted all the same, Me not read
+    assert sim.state.requests_for("me") == []
+    write_file({"credit_budget": 20, "min_credits": 5})
+    run(CREATE, unique_id="1", **create_kw(seed=42))
+    _, _, body = http("GET", "/aliveai/status")
+    assert body["session"] == {"jobs": 2, "estimated": 2.0, "measured": body["session"]["measured"],
+                               "budget": 20.0, "floor": 5.0}
+    write_file({"credit_budget": "twenty"})                # edited by hand: shown, not raised
+    _, _, body = http("GET", "/aliveai/status")
+    assert body["session"]["budget"] is None and "Credit budget" in body["session"]["error"]
+    spend.reset()

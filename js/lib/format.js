@@ -159,3 +159,18 @@ export function nodeText(lines) {
   const text = lines.join("\n");
   return text.length > MAX_NODE_TEXT ? `${text.slice(0, MAX_NODE_TEXT)}\n… (cut)` : text;
 }
+
+/**
+ * The status tab's line on this ComfyUI session's spending (estimates: AliveAI publishes no prices).
+ * @param {{jobs?: number, estimated?: number, budget?: number | null, floor?: number | null} | undefined} s
+ * @returns {string} "" when the server sent nothing
+ */
+export function sessionLine(s) {
+  if (!s || typeof s.jobs !== "number") return "";
+  const n = (/** @type {number} */ x) => x.toLocaleString("en-US", { maximumFractionDigits: 2 });
+  let line = s.jobs === 0 ? "This session: no paid jobs yet"
+    : `This session: ${s.jobs} job${s.jobs === 1 ? "" : "s"}, about ${n(s.estimated ?? 0)} credits (estimate)`;
+  if (typeof s.budget === "number") line += ` · budget ${n(s.budget)}`;
+  if (typeof s.floor === "number") line += ` · keeping ${n(s.floor)} on the account`;
+  return line;
+}

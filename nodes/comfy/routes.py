@@ -30,7 +30,7 @@ from ..client.config import (DEFAULT_BASE_URL, Settings, clean_secret, normalize
                              write_config_file)
 from ..errors import AliveAIError, ConfigError
 from ..redact import mask, redact, register_secret
-from . import bridge, catalogs, prefs, session
+from . import bridge, catalogs, prefs, session, spend
 
 log = logging.getLogger("aliveai")
 
@@ -212,10 +212,11 @@ def status(max_age: float) -> dict[str, Any]:
         return {"credits": credits, "queue": queue, "updated": time.time(), "key_set": True}
 
     try:
-        return STATUS.get(session.account_scope(s), fetch, max_age)
+        out = STATUS.get(session.account_scope(s), fetch, max_age)
     except AliveAIError as e:
-        return {"credits": None, "queue": [], "updated": None, "key_set": True, "stale": True,
-                "error": redact(str(e))}
+        out = {"credits": None, "queue": [], "updated": None, "key_set": True, "stale": True,
+               "error": redact(str(e))}
+    return {**out, "session": spend.session_view()}   # this process's own count: never cached
 
 
 # -- handlers ---------------------------------------------------------------------------------

@@ -8,8 +8,8 @@
   submitted since that read, minus the job's estimate, must stay at or above the floor.
 
 Both are read at run time and off by default; when neither is set, nothing is checked and Me is
-never called. When either is set, a job the account cannot afford (balance below its estimate) is
-refused too.
+never called (the session's estimate is still counted, for the status tab). When either is set, a
+job the account cannot afford (balance below its estimate) is refused too.
 
 AliveAI does not document what an operation costs (API.md §10), so `ESTIMATE` is our guess, kept
 in this one place: per result kind, one credit for an image job, five for a video job (the figures
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..api.schema import Operation
-from ..errors import BudgetError
+from ..errors import BudgetError, ConfigError
 from . import prefs, session
 
 if TYPE_CHECKING:
@@ -90,9 +90,12 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
     """Raise BudgetError, before anything is sent, when this job would break a limit; otherwise
     count its estimate as spent."""
     budget, floor = limits()
-    if budget is None and floor is None:
-        return
     cost = estimate(op)
+    if budget is None and floor is None:   # nothing to check, and Me is not read; still counted for the status tab
+        with _lock:
+            _state.spent += cost
+            _state.jobs += 1
+        return
     acct = _balance(client)
     with _lock:
         if budget is not None and _state.spent + cost > budget:
@@ -126,6 +129,18 @@ def summary() -> dict:
         return {"estimated": _state.spent, "jobs": _state.jobs,
                 "measured": sum(measured) if measured else None,
                 "credits": next((a.credits for a in _state.accounts.values()), None)}
+
+
+def session_view() -> dict:
+    """For the status tab: this session's jobs and estimated spend, and the limits now in force
+    (None when unset or unreadable: the run itself reports a bad value)."""
+    out = {k: v for k, v in summary().items() if k in ("jobs", "estimated", "measured")}
+    for name, key in (("budget", "credit_budget"), ("floor", "min_credits")):
+        try:
+            out[name] = prefs.value(key)
+        except ConfigError as e:
+            out[name], out["error"] = None, e.message
+    return out
 
 
 def reset() -> None:

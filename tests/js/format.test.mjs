@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   MAX_NODE_TEXT, describeAccount, describeTest, formatAge, formatCredits, formatDate, formatDuration, maskSecret,
-  nodeText, previewLines, queueLine,
+  nodeText, previewLines, queueLine, sessionLine,
 } from "../../js/lib/format.js";
 
 test("credits", () => {
@@ -93,4 +93,13 @@ test("node text is cut when huge", () => {
   assert.equal(nodeText(["a", "b"]), "a\nb");
   const long = nodeText(["x".repeat(MAX_NODE_TEXT + 10)]);
   assert.ok(long.length < MAX_NODE_TEXT + 20 && long.endsWith("… (cut)"));
+});
+
+test("the session's spending line", () => {
+  assert.equal(sessionLine(undefined), "");
+  assert.equal(sessionLine({ jobs: 0, estimated: 0, budget: null, floor: null }), "This session: no paid jobs yet");
+  assert.equal(sessionLine({ jobs: 1, estimated: 5, budget: null, floor: null }),
+    "This session: 1 job, about 5 credits (estimate)");
+  assert.equal(sessionLine({ jobs: 3, estimated: 7, budget: 20, floor: 100.5 }),
+    "This session: 3 jobs, about 7 credits (estimate) · budget 20 · keeping 100.5 on the account");
 });
