@@ -169,7 +169,8 @@ export function sessionLine(s) {
   if (!s || typeof s.jobs !== "number") return "";
   const n = (/** @type {number} */ x) => x.toLocaleString("en-US", { maximumFractionDigits: 2 });
   let line = s.jobs === 0 ? "This session: no paid jobs yet"
-    : `This session: ${s.jobs} job${s.jobs === 1 ? "" : "s"}, about ${n(s.estimated ?? 0)} credits (estimate)`;
+    : `This session: ${s.jobs} job${s.jobs === 1 ? "" : "s"}, about ${n(s.estimated ?? 0)} `
+      + `credit${s.estimated === 1 ? "" : "s"} (estimate)`;
   if (typeof s.budget === "number") line += ` · budget ${n(s.budget)}`;
   if (typeof s.floor === "number") line += ` · keeping ${n(s.floor)} on the account`;
   return line;

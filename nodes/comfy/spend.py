@@ -100,8 +100,8 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
     with _lock:
         if budget is not None and _state.spent + cost > budget:
             raise BudgetError(
-                f"refused before submitting: this job (about {cost:g} credits, an estimate) would take this "
-                f"session's spend to about {_state.spent + cost:g} credits, over the budget of {budget:g} "
+                f"refused before submitting: this job (about {_credits(cost)}, an estimate) would take this "
+                f"session's spend to about {_credits(_state.spent + cost)}, over the budget of {budget:g} "
                 f"({prefs.raw('credit_budget')[1]}). Nothing was sent; raise the budget or restart ComfyUI for a "
                 "new session.",
                 operation=label)
@@ -109,12 +109,16 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
             left = acct.credits - acct.since_read - cost
             if left < (floor or 0.0):
                 raise BudgetError(
-                    f"refused before submitting: the account has about {acct.credits - acct.since_read:g} credits; "
+                    f"refused before submitting: the account has about {_credits(acct.credits - acct.since_read)}; "
                     f"this job (about {cost:g}, an estimate) would leave {left:g}, below the floor of "
                     f"{floor or 0:g}{_origin('min_credits')}. Nothing was sent.", operation=label)
             acct.since_read += cost
         _state.spent += cost
         _state.jobs += 1
+
+
+def _credits(n: float) -> str:
+    return f"{n:g} credit{'' if n == 1 else 's'}"
 
 
 def _origin(key: str) -> str:

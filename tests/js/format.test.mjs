@@ -100,6 +100,8 @@ test("the session's spending line", () => {
   assert.equal(sessionLine({ jobs: 0, estimated: 0, budget: null, floor: null }), "This session: no paid jobs yet");
   assert.equal(sessionLine({ jobs: 1, estimated: 5, budget: null, floor: null }),
     "This session: 1 job, about 5 credits (estimate)");
+  assert.equal(sessionLine({ jobs: 1, estimated: 1, budget: null, floor: null }),
+    "This session: 1 job, about 1 credit (estimate)");
   assert.equal(sessionLine({ jobs: 3, estimated: 7, budget: 20, floor: 100.5 }),
     "This session: 3 jobs, about 7 credits (estimate) · budget 20 · keeping 100.5 on the account");
 });
