@@ -1,16 +1,14 @@
 """Results -> native ComfyUI outputs and the node's preview ("ui") dict."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 from .. import media
 from ..errors import ConfigError
 from ..store import ResultStore
 from . import bridge, prefs
 from .handles import MediaHandle, MediaRef
-
 
 log = logging.getLogger("aliveai")
 
