@@ -69,6 +69,9 @@ export const saveLimits = (form) => call("/aliveai/limits", { method: "POST", bo
  */
 export const getStatus = (refresh = false) => call(`/aliveai/status${refresh ? "?refresh=1" : ""}`);
 
+/** @returns {Promise<{session: {jobs: number, estimated: number, budget: number | null, floor: number | null}}>} */
+export const resetSpend = () => call("/aliveai/spend/reset", { method: "POST" });
+
 /**
  * One catalog for the id pickers: `{kind, items: [{id, name, thumb, group, type?}], stale, error, updated}`.
  * Without `refresh` the server may answer an expired list at once (stale, `revalidating`) and

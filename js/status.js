@@ -11,7 +11,7 @@
  * is open and the browser tab visible: a closed tab costs no API calls.
  */
 import { app } from "../../scripts/app.js";
-import { getStatus, onJobEvent } from "./api.js";
+import { getStatus, onJobEvent, resetSpend } from "./api.js";
 import { TtlCache } from "./lib/cache.js";
 import { formatAge, formatCredits, queueLine, sessionLine } from "./lib/format.js";
 
@@ -43,6 +43,8 @@ async function paint(root, afterJob = false) {
   if (s.error) notes.push(String(s.error));
   info.textContent = notes.join(" · ");
   spent.textContent = sessionLine(s.session);
+  const reset = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=reset]"));
+  reset.style.display = s.session && s.session.jobs > 0 && typeof s.session.budget === "number" ? "" : "none";
   const queue = Array.isArray(s.queue) ? s.queue : [];
   list.replaceChildren(...(queue.length ? queue.map((/** @type {any} */ q) => Object.assign(document.createElement("li"),
     { textContent: queueLine(q) })) : [Object.assign(document.createElement("li"), { textContent: "No pending jobs." })]));
@@ -74,9 +76,22 @@ function render(container) {
   const refresh = Object.assign(document.createElement("button"), { type: "button", textContent: "Refresh",
     className: "p-button p-component p-button-sm" });
   refresh.onclick = () => paint(root, true);
+  const reset = Object.assign(document.createElement("button"), { type: "button", textContent: "Reset session spend",
+    title: "Start a new budget session: the spend counted against the credit budget goes back to zero.",
+    className: "p-button p-component p-button-sm p-button-secondary", style: "display:none" });
+  reset.dataset.aliveai = "reset";
+  reset.onclick = async () => {
+    try {
+      await resetSpend();
+    } catch (e) {
+      console.warn("[AliveAI] could not reset the session's spend", e);
+    }
+    cache.invalidate();
+    paint(root);
+  };
   const hint = Object.assign(document.createElement("div"), {
     textContent: "Credentials and limits: Settings › AliveAI.", style: "opacity:.6;font-size:11px" });
-  root.append(title, credits, info, spent, Object.assign(document.createElement("div"), { textContent: "Pending jobs" }),
+  root.append(title, credits, info, spent, reset, Object.assign(document.createElement("div"), { textContent: "Pending jobs" }),
     list, refresh, hint);
   container.replaceChildren(root);
 

@@ -157,3 +157,17 @@ def test_the_status_tab_shows_this_sessions_spend_against_the_limits(comfy, sim,
     _, _, body = http("GET", "/aliveai/status")
     assert body["session"]["budget"] is None and "Credit budget" in body["session"]["error"]
     spend.reset()
+
+
+def test_reset_in_the_status_tab_starts_a_new_budget_session(comfy, sim, monkeypatch):
+    fast_client(monkeypatch)
+    spend.reset()
+    write_file({"credit_budget": 1})
+    run(CREATE, unique_id="1", **create_kw(seed=51))
+    with pytest.raises(BudgetError, match="Reset in the AliveAI sidebar tab"):
+        run(CREATE, unique_id="1", **create_kw(seed=52))
+    status, _, body = http("POST", "/aliveai/spend/reset", {})
+    assert status == 200 and body["session"]["jobs"] == 0 and body["session"]["budget"] == 1.0
+    run(CREATE, unique_id="1", **create_kw(seed=52))        # the budget applies afresh
+    assert http("POST", "/aliveai/spend/reset", data="x", content_type="text/plain")[0] == 415
+    spend.reset()

@@ -301,6 +301,17 @@ async def post_limits(request: web.Request) -> web.Response:
     return _json(prefs.view())
 
 
+async def post_spend_reset(request: web.Request) -> web.Response:
+    """Start a new budget session without restarting ComfyUI: the spend count goes back to zero."""
+    try:
+        await _form(request)
+    except BadRequest as e:
+        return _json({"error": str(e)}, status=e.status)
+    spend.reset()
+    log.info("AliveAI: the session's spend count was reset from the status tab")
+    return _json({"session": spend.session_view()})
+
+
 async def get_status(request: web.Request) -> web.Response:
     max_age = STATUS_MIN_AGE if request.query.get("refresh") else STATUS_TTL
     fallback = {"credits": None, "queue": [], "updated": None, "stale": True}
@@ -332,4 +343,5 @@ def setup(routes: web.RouteTableDef) -> None:
     routes.get("/aliveai/limits")(get_limits)
     routes.post("/aliveai/limits")(post_limits)
     routes.get("/aliveai/status")(get_status)
+    routes.post("/aliveai/spend/reset")(post_spend_reset)
     routes.get("/aliveai/catalog/{kind}")(get_catalog)

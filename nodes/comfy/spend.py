@@ -102,8 +102,8 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
             raise BudgetError(
                 f"refused before submitting: this job (about {_credits(cost)}, an estimate) would take this "
                 f"session's spend to about {_credits(_state.spent + cost)}, over the budget of {budget:g} "
-                f"({prefs.raw('credit_budget')[1]}). Nothing was sent; raise the budget or restart ComfyUI for a "
-                "new session.",
+                f"({prefs.raw('credit_budget')[1]}). Nothing was sent; raise the budget, or start a new session "
+                "(Reset in the AliveAI sidebar tab, or restart ComfyUI).",
                 operation=label)
         if acct is not None:
             left = acct.credits - acct.since_read - cost
@@ -148,7 +148,7 @@ def session_view() -> dict:
 
 
 def reset() -> None:
-    """Start a new session (tests)."""
+    """Start a new session: the status tab's reset button, and tests."""
     global _state
     with _lock:
         _state = _Session()
