@@ -40,12 +40,13 @@ def pack_on(sim: Any, workdir: Path) -> Iterator[None]:
     from nodes.simulator import DEFAULT_API_KEY
 
     names = ("ALIVEAI_BASE_URL", "ALIVEAI_API_KEY", "ALIVEAI_EMAIL", "ALIVEAI_PASSWORD", "ALIVEAI_OUTPUT_DIR",
-             "ALIVEAI_USER_DIR")
+             "ALIVEAI_USER_DIR", "ALIVEAI_CACHE_DIR")
     saved = {k: os.environ.get(k) for k in names}
     for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD"):
         os.environ.pop(k, None)
     os.environ.update(ALIVEAI_BASE_URL=sim.base_url, ALIVEAI_API_KEY=DEFAULT_API_KEY,
-                      ALIVEAI_OUTPUT_DIR=str(workdir / "output"), ALIVEAI_USER_DIR=str(workdir / "user"))
+                      ALIVEAI_OUTPUT_DIR=str(workdir / "output"), ALIVEAI_USER_DIR=str(workdir / "user"),
+                      ALIVEAI_CACHE_DIR=str(workdir / "cache"))
     restart()
     try:
         yield

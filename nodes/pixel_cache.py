@@ -5,7 +5,8 @@ PNG again: in memory for this process, and on disk across restarts.
   once, atomically, so the key changes whenever the content could, and a moved or replaced file
   is simply decoded again.
 - In memory: an LRU of read-only uint8 arrays within 64 MB.
-- On disk: the same arrays as `.npy` files in `<user dir>/aliveai/pixels/`, within a byte budget
+- On disk: the same arrays as `.npy` files in `<cache dir>/pixels/` (the platform's cache folder,
+  not the user folder people back up and sync: bridge.cache_dir), within a byte budget
   the caller passes (the pixel_cache_mb preference, 1 GB by default), least recently used dropped
   first. A 1024x1024 result is a 3 MB file read in about 0.3 ms instead of a PNG decode of 7-9 ms.
   These files are only a cache: deleting the folder at any time costs one decode per result.

@@ -27,9 +27,11 @@ def _safe(name: str) -> str:
 
 
 class ResultStore:
-    def __init__(self, output_dir: str | os.PathLike, state_dir: str | os.PathLike):
+    def __init__(self, output_dir: str | os.PathLike, state_dir: str | os.PathLike,
+                 cache_dir: str | os.PathLike | None = None):
         self.root = Path(output_dir) / SUBFOLDER
         self.state = Path(state_dir)
+        self.cache = Path(cache_dir) if cache_dir is not None else self.state   # rebuildable files
 
     # -- files --------------------------------------------------------------------------------
     def media_path(self, prompt_id: str, media_id: str, media_type: str, index: int) -> Path:
@@ -44,7 +46,7 @@ class ResultStore:
     @property
     def pixel_dir(self) -> Path:
         """Decoded result pixels kept across restarts (a cache: see `pixel_cache`)."""
-        return self.state / "pixels"
+        return self.cache / "pixels"
 
     def sidecar_path(self, prompt_id: str) -> Path:
         return self.root / _safe(prompt_id) / "result.json"

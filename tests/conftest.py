@@ -50,6 +50,7 @@ def comfy(sim, tmp_path, monkeypatch):
     monkeypatch.setenv("ALIVEAI_API_KEY", DEFAULT_API_KEY)
     monkeypatch.setenv("ALIVEAI_OUTPUT_DIR", str(tmp_path / "output"))
     monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("ALIVEAI_CACHE_DIR", str(tmp_path / "cache"))
     texts: list[tuple[str, str]] = []
     bridge.set_text_sink(lambda text, node: texts.append((node, text)))
     session.reset()

@@ -93,6 +93,7 @@ def node_env(monkeypatch, tmp_path, base_url: str, **env: str):
     monkeypatch.setenv("ALIVEAI_BASE_URL", base_url)
     monkeypatch.setenv("ALIVEAI_OUTPUT_DIR", str(tmp_path / "output"))
     monkeypatch.setenv("ALIVEAI_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("ALIVEAI_CACHE_DIR", str(tmp_path / "cache"))
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     texts: list[str] = []

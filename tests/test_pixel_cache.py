@@ -147,3 +147,19 @@ def test_a_file_whose_time_cannot_be_touched_is_still_served(tmp_path, monkeypat
     monkeypatch.setattr(pixel_cache.os, "utime", refuse)
     assert int(disk.get(folder, ("k",))[0, 0, 0]) == 7
     assert DiskCache.path(folder, ("k",)).exists()
+
+
+def test_the_cache_folder_is_the_platforms_not_the_user_folder(monkeypatch, tmp_path):
+    from nodes.comfy import bridge, session
+
+    monkeypatch.setenv("ALIVEAI_CACHE_DIR", str(tmp_path / "c"))
+    assert bridge.cache_dir() == tmp_path / "c"
+    assert session.store().pixel_dir == tmp_path / "c" / "pixels"
+    monkeypatch.delenv("ALIVEAI_CACHE_DIR")
+    monkeypatch.setattr(bridge.sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert bridge.cache_dir() == tmp_path / "xdg" / "comfyui-aliveai"
+    monkeypatch.setattr(bridge.sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert bridge.cache_dir() == tmp_path / "local" / "comfyui-aliveai" / "Cache"
+    assert bridge.user_dir() not in bridge.cache_dir().parents

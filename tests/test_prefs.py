@@ -110,11 +110,11 @@ def test_pixel_cache_size_from_the_dialog_and_a_bad_one_falls_back(limits, monke
 def test_a_zero_pixel_cache_writes_no_file(comfy, tmp_path):
     write_file({"pixel_cache_mb": 0})
     run(EDIT, unique_id="1", image=image(seed=31), **{**defaults(EDIT), "prompt": "no cache"})
-    assert not (tmp_path / "user" / "pixels").exists()
+    assert not (tmp_path / "cache" / "pixels").exists()
     pixel_cache.DECODED.clear()
     write_file({"pixel_cache_mb": 64})
     run(EDIT, unique_id="1", image=image(seed=32), **{**defaults(EDIT), "prompt": "cached"})
-    assert len(list((tmp_path / "user" / "pixels").glob("*.npy"))) == 1
+    assert len(list((tmp_path / "cache" / "pixels").glob("*.npy"))) == 1
     media.UPLOADS.clear()
 
 

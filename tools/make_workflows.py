@@ -506,7 +506,8 @@ def make_thumbnails(graphs: list[Graph], folder: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp, SimulatorThread(job_seconds=0.05, id_salt="") as sim:
         os.environ.update({"ALIVEAI_BASE_URL": sim.base_url, "ALIVEAI_API_KEY": DEFAULT_API_KEY,
                            "ALIVEAI_OUTPUT_DIR": str(Path(tmp) / "output"),
-                           "ALIVEAI_USER_DIR": str(Path(tmp) / "user")})
+                           "ALIVEAI_USER_DIR": str(Path(tmp) / "user"),
+                           "ALIVEAI_CACHE_DIR": str(Path(tmp) / "cache")})
         for k in ("ALIVEAI_EMAIL", "ALIVEAI_PASSWORD"):
             os.environ.pop(k, None)
         bridge.set_text_sink(lambda text, node: None)

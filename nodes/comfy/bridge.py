@@ -1,7 +1,7 @@
 """The one boundary with ComfyUI. Every `comfy.*`, `server`, `folder_paths` and `comfy_api`
 import of the pack happens here, guarded, so every other module imports and is tested
 outside ComfyUI. Outside ComfyUI the functions fall back to no-ops and local folders
-(ALIVEAI_OUTPUT_DIR, ALIVEAI_USER_DIR), and tests monkeypatch them.
+(ALIVEAI_OUTPUT_DIR, ALIVEAI_USER_DIR, ALIVEAI_CACHE_DIR), and tests monkeypatch them.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import html
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,21 @@ def user_dir() -> Path:
     if IN_COMFY:
         return Path(folder_paths.get_user_directory()) / "aliveai"
     return Path(os.environ.get("ALIVEAI_USER_DIR") or Path.home() / ".config" / "comfyui-aliveai")
+
+
+def cache_dir() -> Path:
+    """Caches that can be rebuilt (decoded result pixels): ALIVEAI_CACHE_DIR, else the platform's
+    cache folder, never the user folder, which people back up and sync (ComfyUI Desktop keeps it
+    under Documents)."""
+    explicit = os.environ.get("ALIVEAI_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "comfyui-aliveai" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "comfyui-aliveai"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "comfyui-aliveai"
 
 
 def config_path() -> Path:

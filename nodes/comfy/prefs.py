@@ -57,7 +57,8 @@ PREFS: dict[str, Pref] = {p.key: p for p in (
          "How long a job may run before the node stops following it (time queued never counts; the job goes on "
          "remotely and Load Result gets it). 0: no limit. Empty: 1800.", 1800.0),
     Pref("pixel_cache_mb", "ALIVEAI_PIXEL_CACHE_MB", "Decoded-pixel cache on disk", "MB",
-         "Disk space for decoded results in <user dir>/aliveai/pixels/, so a cached re-run after a restart does "
+         "Disk space for decoded results in the system's cache folder (ALIVEAI_CACHE_DIR moves it), so a cached "
+         "re-run after a restart does "
          "not decode its PNG again. 0: off. Empty: 1024.", 1024.0),
 )}
 

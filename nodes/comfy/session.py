@@ -79,7 +79,7 @@ def reset() -> None:
 
 
 def store() -> ResultStore:
-    return ResultStore(bridge.output_dir(), bridge.user_dir())
+    return ResultStore(bridge.output_dir(), bridge.user_dir(), bridge.cache_dir())
 
 
 def account_scope(s: Settings) -> str:
