@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from .lru_folder import LruFolders, touch
+
 log = logging.getLogger("aliveai")
 
 _SUFFIX = ".npy"
@@ -75,12 +77,12 @@ class DecodedCache:
 
 
 class DiskCache:
-    """Decoded pixels as `.npy` files in one folder, within a byte budget. Every failure (full
-    disk, a file removed by another process, a truncated file) is a miss, never an error."""
+    """Decoded pixels as `.npy` files in one folder, within a byte budget (`LruFolders`). Every
+    failure (full disk, a file removed by another process, a truncated file) is a miss, never an
+    error."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._totals: dict[Path, int] = {}   # folder -> bytes, counted once per process, then kept up to date
+        self.folders = LruFolders(_SUFFIX, by_bytes=True)
 
     @staticmethod
     def path(folder: Path, key: tuple) -> Path:
@@ -97,8 +99,7 @@ class DiskCache:
             log.debug("AliveAI: dropping unreadable pixel cache file %s: %s", path.name, e)
             self._remove(folder, path)
             return None
-        with contextlib.suppress(OSError):   # a read-only folder still serves its files
-            os.utime(path)   # the mtime orders eviction: least recently used first
+        touch(path)
         return pixels
 
     def put(self, folder: Path, key: tuple, pixels, budget: int) -> None:
@@ -118,52 +119,19 @@ class DiskCache:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             return
-        with self._lock:
-            total = self._totals.get(folder)
-            self._totals[folder] = self._scan(folder) if total is None else total + size
-            if self._totals[folder] > budget:
-                self._evict(folder, budget)
-
-    @staticmethod
-    def _scan(folder: Path) -> int:
-        return sum(e.stat().st_size for e in os.scandir(folder) if e.name.endswith(_SUFFIX))
-
-    def _evict(self, folder: Path, budget: int) -> None:
-        """Remove the least recently used files until the folder is within budget (lock held)."""
-        entries = []
-        for e in os.scandir(folder):
-            if e.name.endswith(_SUFFIX):
-                try:
-                    st = e.stat()
-                except OSError:
-                    continue
-                entries.append((st.st_mtime_ns, st.st_size, e.path))
-        entries.sort()
-        total = sum(size for _, size, _ in entries)
-        for _, size, path in entries:
-            if total <= budget:
-                break
-            try:
-                os.unlink(path)
-            except OSError:
-                continue
-            total -= size
-        self._totals[folder] = total
+        self.folders.changed(folder, size, budget)
 
     def _remove(self, folder: Path, path: Path) -> None:
-        with self._lock:
-            try:
-                size = path.stat().st_size
-                path.unlink()
-            except OSError:
-                return
-            if folder in self._totals:
-                self._totals[folder] -= size
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except OSError:
+            return
+        self.folders.changed(folder, -size, None)
 
     def forget_totals(self) -> None:
         """Count the folders again on the next write (tests; another process may have written)."""
-        with self._lock:
-            self._totals.clear()
+        self.folders.forget()
 
 
 DECODED = DecodedCache(64 << 20)

@@ -19,7 +19,6 @@ request is queued again; its result stays in the output folder and in the job lo
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -27,10 +26,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .lru_folder import LruFolders, touch
+
 VERSION = 1
 MAX_ENTRIES = 20_000
-_counts: dict[Path, int] = {}      # cache folder -> entries, counted on the first write of a process
-_counts_lock = threading.Lock()
+ENTRIES = LruFolders(".json", by_bytes=False)   # entries per cache folder, within max_entries
 
 
 def request_key(op_key: str, scope: str, values: dict[str, Any], identities: dict[str, str]) -> str:
@@ -58,8 +58,7 @@ class RequestCache:
             entry = json.loads(path.read_text("utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)   # recently used: kept longest
+        touch(path)   # recently used: kept longest
         return entry
 
     def put(self, key: str, entry: dict) -> None:
@@ -70,39 +69,11 @@ class RequestCache:
         new = not path.exists()
         os.replace(tmp, path)
         if new:
-            self._count(+1)
+            ENTRIES.changed(self.dir, +1, self.max_entries)
 
     def forget(self, key: str) -> None:
         try:
             self._path(key).unlink()
         except FileNotFoundError:
             return
-        self._count(-1)
-
-    def _entries(self) -> list[os.DirEntry]:
-        out = []
-        for sub in os.scandir(self.dir):
-            if sub.is_dir():
-                out += [e for e in os.scandir(sub.path) if e.name.endswith(".json")]
-        return out
-
-    def _count(self, delta: int) -> None:
-        """Keep the folder's entry count; past max_entries, drop the least recently used."""
-        with _counts_lock:
-            n = _counts.get(self.dir)
-            n = len(self._entries()) if n is None else n + delta
-            if n > self.max_entries:
-                n = self._prune()
-            _counts[self.dir] = n
-
-    def _prune(self) -> int:
-        aged = []
-        for e in self._entries():
-            with contextlib.suppress(OSError):
-                aged.append((e.stat().st_mtime_ns, e.path))
-        aged.sort()
-        drop = max(0, len(aged) - self.max_entries)
-        for _, path in aged[:drop]:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        return len(aged) - drop
+        ENTRIES.changed(self.dir, -1, self.max_entries)

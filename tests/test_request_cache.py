@@ -16,7 +16,7 @@ def age(cache: RequestCache, key: str, seconds: int) -> None:
 
 
 def test_entries_beyond_the_cap_go_least_recently_used_first(tmp_path):
-    request_cache._counts.clear()
+    request_cache.ENTRIES.forget()
     cache = RequestCache(tmp_path, max_entries=3)
     k = keys(5)
     for i in range(3):
@@ -31,18 +31,18 @@ def test_entries_beyond_the_cap_go_least_recently_used_first(tmp_path):
 
 
 def test_the_count_is_taken_again_by_a_new_process(tmp_path):
-    request_cache._counts.clear()
+    request_cache.ENTRIES.forget()
     k = keys(4)
     big = RequestCache(tmp_path)
     for x in k[:3]:
         big.put(x, {"prompt_id": x})
     for i, x in enumerate(k[:3]):
         age(big, x, 1000 + i)
-    request_cache._counts.clear()              # a restart: nothing counted yet
+    request_cache.ENTRIES.forget()              # a restart: nothing counted yet
     small = RequestCache(tmp_path, max_entries=2)
     small.put(k[3], {"prompt_id": "new"})
     assert len(list(tmp_path.glob("cache/*/*.json"))) == 2
     assert small.get(k[3])["prompt_id"] == "new" and small.get(k[2]) is not None and small.get(k[0]) is None
     small.forget(k[3])
-    assert request_cache._counts[small.dir] == 1 and small.get(k[3]) is None
-    request_cache._counts.clear()
+    assert request_cache.ENTRIES.total(small.dir) == 1 and small.get(k[3]) is None
+    request_cache.ENTRIES.forget()
