@@ -16,11 +16,12 @@ Why it looks like this:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -251,30 +252,33 @@ async def get_account(request: web.Request) -> web.Response:
     return _json(account_view())
 
 
-async def post_account(request: web.Request) -> web.Response:
-    try:
-        form = await _form(request)
-        merge_form({}, form)  # validate before touching the file
-    except BadRequest as e:
-        return _json({"error": str(e)}, status=e.status)
+def json_post(handler: Callable[[dict], Awaitable[web.Response]]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A POST route fed the request's JSON object (`_form`); a BadRequest raised reading it or
+    in the handler is the answer, with its status."""
+    @functools.wraps(handler)
+    async def route(request: web.Request) -> web.Response:
+        try:
+            return await handler(await _form(request))
+        except BadRequest as e:
+            return _json({"error": str(e)}, status=e.status)
+    return route
+
+
+@json_post
+async def post_account(form: dict) -> web.Response:
+    merge_form({}, form)  # validate before touching the file
     save_form(form)  # a few bytes to a local file: fine on the server loop
     return _json(account_view())
 
 
-async def post_clear(request: web.Request) -> web.Response:
-    try:
-        await _form(request)
-    except BadRequest as e:
-        return _json({"error": str(e)}, status=e.status)
+@json_post
+async def post_clear(form: dict) -> web.Response:
     save_form({}, clear=True)
     return _json(account_view())
 
 
-async def post_test(request: web.Request) -> web.Response:
-    try:
-        await _form(request)
-    except BadRequest as e:
-        return _json({"error": str(e)}, status=e.status)
+@json_post
+async def post_test(form: dict) -> web.Response:
     return _json(await _blocking({"ok": False}, check_connection))
 
 
@@ -282,31 +286,26 @@ async def get_limits(request: web.Request) -> web.Response:
     return _json(prefs.view())
 
 
-async def post_limits(request: web.Request) -> web.Response:
+@json_post
+async def post_limits(form: dict) -> web.Response:
     """Save the Limits form into the config file, beside (never touching) the credentials."""
     try:
-        form = await _form(request)
         prefs.merge({}, form)  # validate before touching the file
-    except BadRequest as e:
-        return _json({"error": str(e)}, status=e.status)
     except ConfigError as e:
-        return _json({"error": e.message}, status=400)
+        raise BadRequest(e.message) from None
     path = bridge.config_path()
     with _file_lock:
         try:
             current = read_config_file(path)
         except ConfigError as e:
-            return _json({"error": f"{e.message}; fix or delete it first"}, status=409)
+            raise BadRequest(f"{e.message}; fix or delete it first", status=409) from None
         write_config_file(path, prefs.merge(current, form))
     return _json(prefs.view())
 
 
-async def post_spend_reset(request: web.Request) -> web.Response:
+@json_post
+async def post_spend_reset(form: dict) -> web.Response:
     """Start a new budget session without restarting ComfyUI: the spend count goes back to zero."""
-    try:
-        await _form(request)
-    except BadRequest as e:
-        return _json({"error": str(e)}, status=e.status)
     spend.reset()
     log.info("AliveAI: the session's spend count was reset from the status tab")
     return _json({"session": spend.session_view()})
