@@ -44,6 +44,23 @@ function field(label, attrs) {
     [label, input]) };
 }
 
+/**
+ * Run a form action with its buttons disabled; an error is shown in `result`.
+ * @param {HTMLButtonElement[]} buttons
+ * @param {HTMLElement} result
+ * @param {() => Promise<void>} fn
+ */
+async function busy(buttons, result, fn) {
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    await fn();
+  } catch (e) {
+    result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
 /** The account form; `setValue` is deliberately unused. */
 function renderAccount() {
   const key = field("API key", { type: "password", autocomplete: "off", placeholder: "paste your AliveAI API key" });
@@ -65,19 +82,8 @@ function renderAccount() {
     loadedBaseUrl = account.base_url || "";
     baseUrl.input.value = loadedBaseUrl;
   };
-  /** @param {() => Promise<void>} fn */
-  const busy = async (fn) => {
-    buttons.forEach((b) => { b.disabled = true; });
-    try {
-      await fn();
-    } catch (e) {
-      result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
-    } finally {
-      buttons.forEach((b) => { b.disabled = false; });
-    }
-  };
 
-  save.onclick = () => busy(async () => {
+  save.onclick = () => busy(buttons, result, async () => {
     /** @type {Record<string, string>} */
     const form = {};
     const typedKey = key.input.value.trim();
@@ -98,12 +104,12 @@ function renderAccount() {
     result.textContent = typedKey ? `Saved key ${maskSecret(typedKey)}.` : "Saved.";
     toast("AliveAI", "Settings saved");
   });
-  clear.onclick = () => busy(async () => {
+  clear.onclick = () => busy(buttons, result, async () => {
     show(await clearAccount());
     email.input.value = "";
     result.textContent = "Saved credentials removed.";
   });
-  test.onclick = () => busy(async () => {
+  test.onclick = () => busy(buttons, result, async () => {
     result.textContent = "Testing…";
     result.textContent = describeTest(await testConnection());
   });
@@ -111,7 +117,7 @@ function renderAccount() {
     f.input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); });
   }
 
-  busy(async () => show(await getAccount()));
+  busy(buttons, result, async () => show(await getAccount()));
   return el("div", { style: "display:flex;flex-direction:column;gap:8px;min-width:280px;max-width:520px" }, [
     key.row, email.row, password.row, baseUrl.row,
     el("div", { style: "display:flex;gap:6px;flex-wrap:wrap" }, buttons),
@@ -123,8 +129,8 @@ function renderAccount() {
 function renderLimits() {
   /** @type {import("./lib/limits.js").Pref[]} */
   let prefs = [];
-  /** @type {Record<string, {input: HTMLInputElement, line: HTMLElement}>} */
-  const fields = {};
+  /** @type {Record<string, HTMLInputElement>} */
+  const inputs = {};
   const rows = el("div", { style: "display:flex;flex-direction:column;gap:10px" });
   const result = el("div", { style: "white-space:pre-wrap;font-size:12px" });
   const save = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Save",
@@ -140,33 +146,24 @@ function renderLimits() {
       f.input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); });
       const line = el("div", { style: "font-size:11px;opacity:.8", textContent: describePref(p) });
       const doc = el("div", { style: "font-size:11px;opacity:.6", textContent: p.doc });
-      fields[p.key] = { input: /** @type {HTMLInputElement} */ (f.input), line };
+      inputs[p.key] = /** @type {HTMLInputElement} */ (f.input);
       rows.append(el("div", { style: "display:flex;flex-direction:column;gap:2px" }, [f.row, line, doc]));
     }
   };
 
-  save.onclick = async () => {
-    save.disabled = true;
-    try {
-      const texts = Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.input.value]));
-      const form = limitsForm(prefs, texts);
-      if (!Object.keys(form).length) {
-        result.textContent = "Nothing changed.";
-        return;
-      }
-      show(await saveLimits(form));
-      result.textContent = "Saved. Applies to the next run.";
-      toast("AliveAI", "Limits saved");
-    } catch (e) {
-      result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
-    } finally {
-      save.disabled = false;
+  save.onclick = () => busy([save], result, async () => {
+    const texts = Object.fromEntries(Object.entries(inputs).map(([k, input]) => [k, input.value]));
+    const form = limitsForm(prefs, texts);
+    if (!Object.keys(form).length) {
+      result.textContent = "Nothing changed.";
+      return;
     }
-  };
-
-  getLimits().then(show).catch((e) => {
-    result.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+    show(await saveLimits(form));
+    result.textContent = "Saved. Applies to the next run.";
+    toast("AliveAI", "Limits saved");
   });
+
+  busy([save], result, async () => show(await getLimits()));
   return el("div", { style: "display:flex;flex-direction:column;gap:8px;min-width:280px;max-width:520px" },
     [rows, save, result]);
 }
