@@ -91,18 +91,14 @@ def check(client: AliveAIClient, op: Operation, label: str) -> None:
     count its estimate as spent."""
     budget, floor = limits()
     cost = estimate(op)
-    if budget is None and floor is None:   # nothing to check, and Me is not read; still counted for the status tab
-        with _lock:
-            _state.spent += cost
-            _state.jobs += 1
-        return
-    acct = _balance(client)
+    # With no limit set nothing is checked and Me is not read; the job still counts, for the status tab.
+    acct = _balance(client) if budget is not None or floor is not None else None
     with _lock:
         if budget is not None and _state.spent + cost > budget:
             raise BudgetError(
                 f"refused before submitting: this job (about {_credits(cost)}, an estimate) would take this "
-                f"session's spend to about {_credits(_state.spent + cost)}, over the budget of {budget:g} "
-                f"({prefs.raw('credit_budget')[1]}). Nothing was sent; raise the budget, or start a new session "
+                f"session's spend to about {_credits(_state.spent + cost)}, over the budget of {budget:g}"
+                f"{_origin('credit_budget')}. Nothing was sent; raise the budget, or start a new session "
                 "(Reset in the AliveAI sidebar tab, or restart ComfyUI).",
                 operation=label)
         if acct is not None:
