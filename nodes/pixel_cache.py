@@ -13,7 +13,6 @@ PNG again: in memory for this process, and on disk across restarts.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -22,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from .atomic import atomic_file
 from .lru_folder import LruFolders, touch
 
 log = logging.getLogger("aliveai")
@@ -107,17 +107,12 @@ class DiskCache:
         if pixels.nbytes > budget:
             return
         path = self.path(folder, key)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
+            with atomic_file(path) as f:
                 np.save(f, pixels, allow_pickle=False)
-            size = tmp.stat().st_size
-            os.replace(tmp, path)
+                size = f.tell()
         except OSError as e:
             log.debug("AliveAI: could not write the pixel cache file %s: %s", path.name, e)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             return
         self.folders.changed(folder, size, budget)
 

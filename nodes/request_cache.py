@@ -22,10 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_file
 from .lru_folder import LruFolders, touch
 
 VERSION = 1
@@ -63,11 +63,9 @@ class RequestCache:
 
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # writers may race
-        tmp.write_text(json.dumps(entry), "utf-8")
         new = not path.exists()
-        os.replace(tmp, path)
+        with atomic_file(path) as f:   # writers may race
+            f.write(json.dumps(entry).encode("utf-8"))
         if new:
             ENTRIES.changed(self.dir, +1, self.max_entries)
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_file
 from .redact import redact
 
 SUBFOLDER = "aliveai"
@@ -53,11 +54,9 @@ class ResultStore:
 
     def save_sidecar(self, prompt_id: str, data: dict[str, Any]) -> Path:
         path = self.sidecar_path(prompt_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {"prompt_id": prompt_id, "saved": _now(), **data}
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # two runs may save one prompt
-        tmp.write_text(redact(json.dumps(data, indent=2, default=str)), "utf-8")
-        os.replace(tmp, path)
+        with atomic_file(path) as f:   # two runs may save one prompt
+            f.write(redact(json.dumps(data, indent=2, default=str)).encode("utf-8"))
         return path
 
     def load_sidecar(self, prompt_id: str) -> dict | None:

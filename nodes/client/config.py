@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from ..atomic import atomic_file
 from ..errors import ConfigError
 from ..redact import register_secret
 
@@ -84,12 +85,8 @@ def read_config_file(path: str | os.PathLike | None) -> dict:
 def write_config_file(path: str | os.PathLike, data: dict) -> None:
     """Write atomically with owner-only permissions (0600) from the first byte."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump({k: v for k, v in data.items() if v not in (None, "")}, f, indent=2)
-    os.replace(tmp, p)
+    with atomic_file(p, stat.S_IRUSR | stat.S_IWUSR) as f:
+        f.write(json.dumps({k: v for k, v in data.items() if v not in (None, "")}, indent=2).encode("utf-8"))
     os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
 
 

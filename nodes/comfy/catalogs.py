@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client.config import Settings
+from ..atomic import atomic_file
 from ..errors import AliveAIError, ConfigError, ValidationError
 from ..redact import redact
 from . import bridge, session
@@ -208,15 +208,12 @@ class Catalogs:
 
     def _save(self, kind: str, entry: Entry) -> None:
         path = self.path(kind)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        data = {"scope": entry.scope, "updated": entry.updated, "items": entry.items}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"scope": entry.scope, "updated": entry.updated, "items": entry.items},
-                                      ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
+            with atomic_file(path) as f:
+                f.write(json.dumps(data, ensure_ascii=False).encode("utf-8"))
         except OSError as e:  # the memory copy still works; only a restart loses the list
             log.warning("AliveAI: could not save the %s list to %s: %s", kind, path, e)
-            tmp.unlink(missing_ok=True)
 
 
 CATALOGS = Catalogs()
