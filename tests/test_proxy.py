@@ -104,3 +104,17 @@ def test_no_proxy_is_honoured_for_every_connection(comfy, sim, proxy, monkeypatc
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     run(EDIT, unique_id="1", image=image(seed=22), **{**defaults(EDIT), "prompt": "direct"})
     assert proxy.seen == [] and sim.state.counters.downloads == 1
+
+
+def test_a_dead_proxy_is_a_network_error_that_names_the_proxy_variables(client, monkeypatch):
+    from nodes.errors import NetworkError
+
+    dead = socket.create_server(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()                                   # nothing listens there any more
+    for name in ("http_proxy", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    with pytest.raises(NetworkError) as e:
+        client.me()
+    assert "HTTPS_PROXY / NO_PROXY" in str(e.value) and "WSS_PROXY" not in str(e.value)
