@@ -135,3 +135,6 @@ class DownloadError(AliveAIError):
     """A result file could not be fetched, even after refreshing its URL."""
 
     hint = "The result is paid for and kept by AliveAI: run Load Result (AliveAI) with this prompt_id."
+
+
+# -- errors added for the security and fault review (kept apart so parallel changes merge) --

@@ -509,3 +509,30 @@ def test_a_new_simulator_never_repeats_the_ids_of_the_last_one():
         with SimulatorThread(job_seconds=0.05, id_salt="x") as s:   # reproducible when asked for
             fixed.append(create_done(s)["promptId"])
     assert fixed[0] == fixed[1]
+
+
+def test_faults_count_their_injections():
+    """A fault test asserts its fault happened: counters count spent units, flags count reads in force."""
+    from nodes.simulator import Faults
+
+    f = Faults()
+    assert not f.take("http_500") and f.count("http_500") == 0
+    f.set("http_500", 2)
+    assert f.take("http_500") and f.take("http_500") and not f.take("http_500")
+    assert f.count("http_500") == 2
+    assert not f.on("ws_silent") and f.count("ws_silent") == 0      # off: not an injection
+    f.set("ws_silent")
+    assert f.on("ws_silent") and f.count("ws_silent") == 1
+    with pytest.raises(ValueError):
+        f.on("http_500")                                             # counters are spent, not read
+    f.reset()
+    assert f.injections() == {} and f.count("http_500") == 0
+
+
+def test_fault_injections_are_reported_by_the_admin_route(sim):
+    import requests
+
+    sim.state.faults.set("http_503", 1)
+    requests.get(sim.base_url + "/members/me", headers=sim.headers, timeout=5)
+    got = requests.get(sim.base_url + "/_sim/faults", timeout=5).json()
+    assert got["injected"] == {"http_503": 1}

@@ -33,7 +33,8 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         return web.json_response({"detail": text}, status=400)
 
     async def get_faults(request: web.Request) -> web.Response:
-        return web.json_response({"faults": sim.faults.as_dict(), "available": sim.faults.describe()})
+        return web.json_response({"faults": sim.faults.as_dict(), "injected": sim.faults.injections(),
+                                  "available": sim.faults.describe()})
 
     async def set_faults(request: web.Request) -> web.Response:
         data = await body(request)
@@ -85,7 +86,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
 
     async def state(request: web.Request) -> web.Response:
         return web.json_response({
-            "faults": sim.faults.as_dict(), "counters": sim.counters.as_dict(),
+            "faults": sim.faults.as_dict(), "injected": sim.faults.injections(), "counters": sim.counters.as_dict(),
             "config": {k: getattr(sim.config, k) for k in RUNTIME_CONFIG},
             "users": [{"id": u.id, "email": u.email, "credits": u.credits} for u in sim.users.values()],
             "jobs": {pid: {"op": j.op.key, "status": j.status, "progress": j.progress, "owner": j.owner}

@@ -6,10 +6,15 @@ the kind decides how a value from the command line (`--fault name[=value]`) or f
 here plus the line of code that honours it. Counters (`http_500 = 3`: "the next three
 requests") are consumed with `take()`, under a lock, because tests set them from their own
 thread while the server's event loop spends them.
+
+Every injection is counted in `injected` (`take()` counts a spent unit; flags and durations are
+read through `on()`, which counts each time one was in force), so a fault test can assert that
+its fault really happened: a test whose scenario silently stopped being played fails.
 """
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -58,6 +63,15 @@ class Faults:
     auth_expire_mid_job: bool = flag("When a job starts running, every access token expires (logging in again "
                                      "works).")
     slow_seconds: float = seconds("Every HTTP answer is delayed by this many seconds (after the work is done).")
+    # -- the websocket as an adversary (following a job) --
+
+    # -- downloads, answers and waits as an adversary --
+
+    # -- hostile prompt ids and result files --
+
+    # -- other scenarios --
+
+    injected: Counter = field(default_factory=Counter, repr=False, compare=False, metadata={"kind": None})
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False,
                                   metadata={"kind": None})
 
@@ -96,16 +110,38 @@ class Faults:
             if left <= 0:
                 return False
             setattr(self, name, left - 1)
+            self.injected[name] += 1
             return True
+
+    def on(self, name: str) -> Any:
+        """The value of a flag or duration, counted as one injection when it is in force."""
+        if self._kind(name) == COUNTER:
+            raise ValueError(f"fault {name!r} is a counter: spend it with take()")
+        value = getattr(self, name)
+        if value:
+            with self._lock:
+                self.injected[name] += 1
+        return value
+
+    def count(self, name: str) -> int:
+        """How many times `name` was injected since the last reset."""
+        self._kind(name)
+        with self._lock:
+            return self.injected[name]
 
     def reset(self) -> None:
         with self._lock:
             for f in fields(self):
                 if f.metadata.get("kind"):
                     setattr(self, f.name, f.default)
+            self.injected.clear()
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.names()}
+
+    def injections(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.injected)
 
     def _kind(self, name: str) -> str:
         for f in fields(self):

@@ -110,7 +110,7 @@ class Engine:
                 return
             job = waiting[0]
             job.status, job.sent_position = RUNNING, 0
-            if self.sim.faults.auth_expire_mid_job:
+            if self.sim.faults.on("auth_expire_mid_job"):
                 self.sim.expire_tokens()
             task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.prompt_id}")
             self._tasks.add(task)
@@ -130,11 +130,11 @@ class Engine:
             for i, progress in enumerate(steps):
                 if i:
                     await asyncio.sleep(interval)
-                while i == len(steps) - 1 and sim.faults.job_hang:   # stuck short of the last step
+                while i == len(steps) - 1 and sim.faults.on("job_hang"):   # stuck short of the last step
                     await asyncio.sleep(0.05)
                 job.progress = int(progress)
                 self.publish(job)
-            if sim.faults.job_error:
+            if sim.faults.on("job_error"):
                 job.status, job.error = FAILED, GPU_FAILURE
             else:
                 outputs = await asyncio.get_running_loop().run_in_executor(None, produce, sim, job)

@@ -66,7 +66,7 @@ def build_app(sim: Simulator) -> web.Application:
         entry.op = op.key if op else None
         sim.counters.requests[entry.op or request.path.split("/")[1]] += 1
         socket = request.headers.get("Upgrade", "").lower() == "websocket"
-        delay = 0.0 if socket else sim.faults.slow_seconds
+        delay = 0.0 if socket else sim.faults.on("slow_seconds")
         if delay > 0 and request.path.startswith("/files/"):   # streamed: delay before the first byte
             await asyncio.sleep(delay)
             delay = 0.0
@@ -136,7 +136,7 @@ async def not_simulated(call: Call) -> web.StreamResponse:
 
 
 def _refuse_socket(sim: Simulator) -> web.Response | None:
-    return detail(503, "Service unavailable (simulated)") if sim.faults.ws_refuse else None
+    return detail(503, "Service unavailable (simulated)") if sim.faults.on("ws_refuse") else None
 
 
 async def _serve_socket(request: web.Request, queue: asyncio.Queue, on_event: Any) -> web.WebSocketResponse:
@@ -179,14 +179,14 @@ async def prompt_socket(request: web.Request) -> web.StreamResponse:
     if job is None:
         raise Reply(404, "Prompt not found")
     # A silent socket is never subscribed: it stays open (pings work) and says nothing.
-    queue = asyncio.Queue() if sim.faults.ws_silent else engine.subscribe(engine.prompt_subs, job.prompt_id)
+    queue = asyncio.Queue() if sim.faults.on("ws_silent") else engine.subscribe(engine.prompt_subs, job.prompt_id)
     if sim.config.replay_on_connect:
         queue.put_nowait(views.event(sim, job))
     sim.counters.ws_connections += 1
 
     async def maybe_drop(ws: web.WebSocketResponse, event: dict[str, Any]) -> bool:
         running = event["queuePosition"] == 0 and not (event["isComplete"] or event["isError"])
-        if sim.faults.ws_drop and running:
+        if running and sim.faults.on("ws_drop"):
             await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"Simulated connection drop")
             return True
         return False

@@ -29,7 +29,7 @@ def media_url(sim: Simulator, media: Media) -> str:
     now, ttl = sim.now(), sim.config.url_ttl
     first = media.id not in sim.issued_urls
     sim.issued_urls.add(media.id)
-    if sim.faults.url_expired or (first and sim.faults.url_expire_once):
+    if sim.faults.on("url_expired") or (first and sim.faults.on("url_expire_once")):
         now -= ttl + 60
     path = file_path(media)
     return f"{sim.base_url}{path}?{signing.sign(sim.config.url_secret.encode(), path, now, ttl)}"
