@@ -138,3 +138,12 @@ class DownloadError(AliveAIError):
 
 
 # -- errors added for the security and fault review (kept apart so parallel changes merge) --
+
+
+class LocalStateError(AliveAIError):
+    """Something on this machine, not AliveAI, stopped the run: a folder that cannot be written
+    (disk full, read-only, permission), a result file that cannot be decoded, an identical run
+    holding the request too long. Raised after a create, it carries KEPT and the prompt_id."""
+
+    KEPT = ("The job is paid for and kept: queue the same inputs again (the job is picked up, not paid again) "
+            "or run Load Result (AliveAI) with this prompt_id.")

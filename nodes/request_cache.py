@@ -16,21 +16,30 @@ becomes the result entry once the job completes, and is dropped when the job fai
 The folder keeps at most MAX_ENTRIES entries (about 4 KB each on disk): past that, the least
 recently used go first (a hit touches its file). A dropped entry costs nothing until that exact
 request is queued again; its result stays in the output folder and in the job log.
+
+An entry that cannot be written (disk full, read-only user folder) is kept in memory for this
+process and `put` raises the OSError: the caller says so, and the next identical run in this
+ComfyUI still finds the job instead of paying again. After a restart the job is found by its
+prompt_id (Load Result), which the error and the job log name.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_file
+from .errors import LocalStateError
 from .lru_folder import LruFolders, touch
 
 VERSION = 1
 MAX_ENTRIES = 20_000
 ENTRIES = LruFolders(".json", by_bytes=False)   # entries per cache folder, within max_entries
+_unsaved: dict[Path, dict] = {}   # entry path -> entry whose write failed (see the module docstring)
+_unsaved_lock = threading.Lock()
 
 
 def request_key(op_key: str, scope: str, values: dict[str, Any], identities: dict[str, str]) -> str:
@@ -54,24 +63,44 @@ class RequestCache:
 
     def get(self, key: str) -> dict | None:
         path = self._path(key)
+        with _unsaved_lock:
+            kept = _unsaved.get(path)
+        if kept is not None:
+            return dict(kept) or None   # {}: forgotten, though the file could not be removed
         try:
             entry = json.loads(path.read_text("utf-8"))
         except (FileNotFoundError, ValueError):
             return None
+        except OSError as e:   # it may hold a pending job: guessing "none" could pay twice
+            raise LocalStateError(f"cannot read the request cache entry {path} ({e.strerror}); nothing was sent. "
+                                  "Fix the user folder's permissions, then queue again") from None
         touch(path)   # recently used: kept longest
         return entry
 
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
         new = not path.exists()
-        with atomic_file(path) as f:   # writers may race
-            f.write(json.dumps(entry).encode("utf-8"))
+        try:
+            with atomic_file(path) as f:   # writers may race
+                f.write(json.dumps(entry).encode("utf-8"))
+        except OSError:
+            with _unsaved_lock:
+                _unsaved[path] = dict(entry)
+            raise
+        with _unsaved_lock:
+            _unsaved.pop(path, None)
         if new:
             ENTRIES.changed(self.dir, +1, self.max_entries)
 
     def forget(self, key: str) -> None:
+        with _unsaved_lock:
+            _unsaved.pop(self._path(key), None)
         try:
             self._path(key).unlink()
         except FileNotFoundError:
+            return
+        except OSError:   # a read-only folder: forgotten in this process at least
+            with _unsaved_lock:
+                _unsaved[self._path(key)] = {}
             return
         ENTRIES.changed(self.dir, -1, self.max_entries)

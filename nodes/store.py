@@ -9,6 +9,7 @@ by prompt_id without a network call.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from .redact import redact
 SUBFOLDER = "aliveai"
 EXT = {"IMAGE": ".png", "VIDEO": ".mp4"}
 _lock = threading.Lock()
+log = logging.getLogger("aliveai")
 
 
 def _safe(name: str) -> str:
@@ -79,12 +81,20 @@ class ResultStore:
         return out or None
 
     # -- job log ------------------------------------------------------------------------------
-    def log_job(self, event: str, prompt_id: str, **data: Any) -> None:
-        """Append to `<user dir>/aliveai/jobs.jsonl`: submitted, completed, failed, cancelled."""
+    def log_job(self, event: str, prompt_id: str, **data: Any) -> str | None:
+        """Append to `<user dir>/aliveai/jobs.jsonl`: submitted, completed, failed, cancelled.
+        Never raises: the log is a record, and a full or read-only user folder must not turn a
+        paid job's result (or its real error) into a bare OSError. Returns why it failed, else None."""
         line = redact(json.dumps({"t": _now(), "event": event, "prompt_id": prompt_id, **data}, default=str))
-        self.state.mkdir(parents=True, exist_ok=True)
-        with _lock, open(self.state / "jobs.jsonl", "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        try:
+            self.state.mkdir(parents=True, exist_ok=True)
+            with _lock, open(self.state / "jobs.jsonl", "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        except OSError as e:
+            why = f"{e.strerror or type(e).__name__} ({self.state / 'jobs.jsonl'})"
+            log.warning("AliveAI: could not log %s of prompt %s: %s", event, prompt_id, why)
+            return why
+        return None
 
     def jobs(self) -> list[dict]:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..api import JOBS
 from ..api.schema import VIDEO, Operation
+from ..errors import AliveAIError
 from . import runtime, session
 from .handles import MEDIA
 from .outputs import image_outputs, video_outputs
@@ -54,7 +55,15 @@ def run_and_decode(op: Operation, label: str, kwargs: dict, node_id: str | None,
     event loop would hold up every other remote node of the graph."""
     out = runtime.execute(op, label, kwargs, node_id, stop, running_timeout)
     make = video_outputs if op.returns == VIDEO else image_outputs
-    return make(session.store(), out.refs, out.files, out.prompt_ids)
+    store = session.store()
+    try:
+        return make(store, out.refs, out.files, out.prompt_ids)
+    except AliveAIError as e:   # e.g. a result over the pixel limit: its own message, plus the job
+        raise e.with_context(prompt_id=out.prompt_ids).for_node(label, own=op.name) from None
+    except Exception as e:  # broad on purpose: a paid result that cannot be decoded names its job, file kept
+        folder = out.files[0].parent if out.files else store.root
+        raise runtime.local_failure(label, out.prompt_ids, f"the result in {folder} could not be decoded", e,
+                                    folder) from e
 
 
 def make_job_node(op: Operation) -> type:

@@ -11,16 +11,19 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..api.schema import Operation
 from ..client import Completed, Failed, Notice, Queued, Running
 from ..client.client import AliveAIClient
-from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError
+from .. import flight
+from ..errors import AliveAIError, ConfigError, JobCancelledError, JobFailedError, LocalStateError
 from ..request_cache import RequestCache, request_key
 from ..store import ResultStore
 from . import bridge, prefs, session, spend
@@ -32,6 +35,10 @@ log = logging.getLogger("aliveai")
 
 STOP_WAIT = 10.0   # seconds a cancelled node waits for its worker thread to notice
 MAX_PARALLEL_JOBS = 4  # one job per batch item; AliveAI caps pending jobs per account
+# How long a run waits for an identical one to submit: longer than a create may wait for a free
+# slot in a full queue (client.QUEUE_FULL_WAIT, 600 s) plus its uploads. Cancel ends it any time.
+FLIGHT_WAIT = 900.0
+PROBE_BYTES = 4096     # written to the output and user folders before paying (check_writable)
 
 
 @dataclass
@@ -64,6 +71,7 @@ class Status:
         self.since: list[float | None] = [None] * jobs        # when each job was submitted
         self.queued: list[int | None] = [None] * jobs         # queue position while waiting, else None
         self.queue_wait: list[float | None] = [None] * jobs   # how long it waited before running
+        self.unsaved: list[str] = []                          # records that could not be written
         self._last_sent = 0.0
         self._lock = threading.Lock()
 
@@ -99,6 +107,16 @@ class Status:
         self.bar.update_absolute(value, 100)
         self.send(f"{line} · {self.elapsed():.0f} s")
 
+    def keep(self, failure: str | None, prompt_id: str) -> None:
+        """Note a record of a paid job that could not be written (None: it was written)."""
+        if failure is None:
+            return
+        text = f"prompt {prompt_id} not recorded on disk: {failure}; this ComfyUI remembers it until restart"
+        log.warning("AliveAI: %s", text)
+        with self._lock:
+            self.unsaved.append(text)
+        self.send(f"warning: {text}")
+
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
@@ -128,31 +146,48 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
             status: Status, index: int, stop: threading.Event, running_timeout: float | None) -> JobResult:
     """One job of a node, paid for at most once per distinct request: an identical request gives
     the stored result; one whose job is still unfinished (interrupted while running, timed out,
-    ComfyUI restarted) follows that job again instead of submitting a new one."""
+    ComfyUI restarted, or an identical node running right now) follows that job again instead of
+    submitting a new one. "Look up -> upload -> create -> record" runs under the request's
+    single-flight lock (flight.py), so of two identical runs the second finds the first's job."""
     cache = RequestCache(store.state)
     key = request_key(op.key, session.account_scope(client.settings), vals,
                       {name: src.ident for name, src in sources.items()})
     should_stop = lambda: stop.is_set() or bridge.is_interrupted()  # noqa: E731 - a one-line predicate reads best here
-    entry = cache.get(key)
-    if entry and entry.get("pending"):
-        job = client.attach(op, entry["prompt_id"], tuple(entry.get("inputs") or ()))
-        job.seed, vals = entry.get("seed"), entry.get("request") or vals
-        status.update(index, f"following unfinished prompt {job.prompt_id}")
-    else:
-        hit = cached_result(label, client, store, cache, key)
-        if hit is not None:
-            status.update(index, f"cached result · prompt {hit.prompt_id}")
-            return hit
-        spend.check(client, op, label)
-        vals, input_ids = materialize(op, vals, sources)
-        if should_stop():  # an interrupt during the upload: nothing paid for has started yet
-            raise JobCancelledError("interrupted before submitting; no job was created", operation=label)
-        status.update(index, "submitting")
-        job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
-        store.log_job("submitted", job.prompt_id, operation=op.key, request=vals)
-        cache.put(key, {"prompt_id": job.prompt_id, "seed": job.seed, "pending": True, "inputs": list(input_ids),
-                        "request": vals})
-        status.update(index, "queued")
+    with flight.single_flight(cache.dir, key, should_stop=should_stop, timeout=FLIGHT_WAIT, label=label,
+                              on_wait=lambda: status.update(index, "waiting for an identical run to submit")):
+        entry = cache.get(key)
+        if entry and entry.get("pending"):
+            job = client.attach(op, entry["prompt_id"], tuple(entry.get("inputs") or ()))
+            job.seed, vals = entry.get("seed"), entry.get("request") or vals
+            status.update(index, f"following unfinished prompt {job.prompt_id}")
+        else:
+            hit = cached_result(label, client, store, cache, key)
+            if hit is not None:
+                status.update(index, f"cached result · prompt {hit.prompt_id}")
+                return hit
+            check_writable(store, label)
+            spend.check(client, op, label)
+            vals, input_ids = materialize(op, vals, sources)
+            if should_stop():  # an interrupt during the upload: nothing paid for has started yet
+                raise JobCancelledError("interrupted before submitting; no job was created", operation=label)
+            status.update(index, "submitting")
+            job = client.submit(op, vals, notify=lambda t: status.update(index, t), should_stop=should_stop)
+            status.keep(store.log_job("submitted", job.prompt_id, operation=op.key, request=vals), job.prompt_id)
+            record(cache, key, {"prompt_id": job.prompt_id, "seed": job.seed, "pending": True,
+                                "inputs": list(input_ids), "request": vals}, status)
+            status.update(index, "queued")
+    # From here a job exists: every failure names its prompt_id, and the job stays findable.
+    try:
+        return follow(op, label, client, store, cache, key, job, vals, status, index, should_stop, running_timeout)
+    except AliveAIError as e:
+        raise e.with_context(operation=label, prompt_id=job.prompt_id) from None
+    except Exception as e:  # broad on purpose: any local failure (disk, permission) after paying names the job
+        raise local_failure(label, job.prompt_id, "its result could not be saved", e, store.root) from e
+
+
+def follow(op: Operation, label: str, client: AliveAIClient, store: ResultStore, cache: RequestCache, key: str,
+           job, vals: dict, status: Status, index: int, should_stop, running_timeout: float | None) -> JobResult:
+    """Follow a submitted (or re-attached) job to its end and save its result."""
     status.submitted(index)
     done: Completed | None = None
     for ev in job.events(running_timeout=running_timeout):
@@ -181,10 +216,45 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
     status.update(index, "downloading")
     # Recorded before downloading: if a download fails, the next run fetches this job's files again
     # (cached_result) instead of paying for a new job.
-    cache.put(key, {"prompt_id": job.prompt_id, "seed": job.seed, "medias": [
+    record(cache, key, {"prompt_id": job.prompt_id, "seed": job.seed, "medias": [
         {"id": m.id, "type": m.type, "file": rel_path(store, store.media_path(job.prompt_id, m.id, m.type, i))}
-        for i, m in enumerate(done.medias)]})
+        for i, m in enumerate(done.medias)]}, status)
     return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
+
+
+def record(cache: RequestCache, key: str, entry: dict, status: Status) -> None:
+    """Write a request cache entry of a job that exists. A failed write is not the run's end: the
+    entry is kept in memory (a re-run in this ComfyUI finds the job), the run goes on to deliver
+    the paid result, and the node's last line says what could not be written."""
+    try:
+        cache.put(key, entry)
+    except OSError as e:
+        status.keep(f"{e.strerror or type(e).__name__} ({cache.dir})", entry["prompt_id"])
+
+
+def check_writable(store: ResultStore, label: str) -> None:
+    """Before paying: the output folder (results) and the user folder (job log, request cache)
+    take a small file, else a ConfigError naming the folder, and nothing is sent."""
+    for what, folder in (("output", store.root), ("user", store.state)):
+        probe = folder / f".aliveai-probe-{os.getpid()}-{threading.get_ident()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(probe, "wb") as f:
+                f.write(bytes(PROBE_BYTES))
+        except OSError as e:
+            raise ConfigError(f"the {what} folder {folder} cannot be written ({e.strerror or type(e).__name__}); "
+                              "nothing was sent", operation=label,
+                              hint="Free some disk space or fix the folder's permissions, then queue again.") from None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+
+
+def local_failure(label: str, prompt_id: str, what: str, e: BaseException, folder: Path) -> LocalStateError:
+    """One error for any local failure after a job exists: the node, the job, the cause."""
+    cause = f"{e.strerror} ({e.filename or folder})" if isinstance(e, OSError) and e.strerror else \
+        f"{type(e).__name__}: {e}"
+    return LocalStateError(f"{what}: {cause}", operation=label, prompt_id=prompt_id, hint=LocalStateError.KEPT)
 
 
 def require_client(label: str) -> AliveAIClient:
@@ -233,7 +303,7 @@ def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop:
     n = len(out.refs)
     status.bar.update_absolute(100, 100)
     status.send(f"done in {status.elapsed():.1f} s{status.queued_for()} · {n} {noun}{'s' if n != 1 else ''} · "
-                f"prompt {out.prompt_ids}")
+                f"prompt {out.prompt_ids}" + "".join(f" · warning: {w}" for w in status.unsaved))
     job_event(node_id, "completed", out.prompt_ids, status.elapsed(), out.refs)
     return out
 
