@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..api import JOBS
 from ..api.schema import VIDEO, Operation
-from ..errors import AliveAIError
+from ..errors import AliveAIError, LocalStateError
 from . import runtime, session
 from .handles import MEDIA
 from .outputs import image_outputs, video_outputs
@@ -59,6 +59,8 @@ def run_and_decode(op: Operation, label: str, kwargs: dict, node_id: str | None,
     try:
         return make(store, out.refs, out.files, out.prompt_ids)
     except AliveAIError as e:   # e.g. a result over the pixel limit: its own message, plus the job
+        if not e.hint:
+            e.hint = LocalStateError.KEPT
         raise e.with_context(prompt_id=out.prompt_ids).for_node(label, own=op.name) from None
     except Exception as e:  # broad on purpose: a paid result that cannot be decoded names its job, file kept
         folder = out.files[0].parent if out.files else store.root
