@@ -23,7 +23,7 @@ import torch
 from nodes import flight, request_cache, store
 from nodes.comfy import bridge, runtime
 from nodes.errors import AliveAIError, ConfigError, JobCancelledError, LocalStateError
-from tests.support import CREATE, create_kw, creates, fast_client, run
+from tests.support import CREATE, create_kw, creates, fast_client, later, run, running
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = "Create Image (AliveAI)"
@@ -274,16 +274,12 @@ def test_a_full_user_folder_after_the_create_loses_nothing_and_pays_once(node, s
 def test_a_pending_job_whose_entry_was_not_written_is_followed_again(node, sim, monkeypatch):
     """Cancelled while running after its entry could not be written: queuing again follows the
     same job instead of paying for a new one."""
-    from tests.support import running
-
     sim.state.config.job_seconds = 1.0
     stop_now = threading.Event()
     monkeypatch.setattr(bridge, "is_interrupted", stop_now.is_set)
     monkeypatch.setattr(request_cache, "atomic_file", ReadOnly)
     monkeypatch.setattr(store, "open", enospc, raising=False)
-    t = threading.Thread(target=lambda: (__import__("tests.support").support.wait_for(lambda: running(sim)),
-                                         stop_now.set()))
-    t.start()
+    t = later(lambda: running(sim), stop_now.set)
     with pytest.raises(Exception, match="interrupted") as e:   # ComfyUI's own interrupt, naming the job
         run(CREATE, unique_id="7", **create_kw(seed=4))
     t.join(10)
