@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,14 +17,15 @@ from .. import api
 from ..api.schema import TEXT, TEXT_PAIR, Operation
 from ..errors import (AliveAIError, ApiError, AuthError, DownloadError, NetworkError, NotFoundError, RateLimitError,
                       SubmitUncertainError, ValidationError)
+from . import download as transfer
 from .config import Settings, resolve
-from .http import Transport, was_sent
+from .http import Transport
 from .jobs import Job
 from .results import Media, medias_of
+from .retry import CreateRate, server_wait
 
 log = logging.getLogger("aliveai")
 
-CHUNK = 1 << 20
 DOWNLOAD_TRIES = 3
 UPLOAD_TRIES = 3
 QUEUE_FULL_WAIT = 600.0    # how long a create waits for a free slot when AliveAI's queue is full
@@ -128,7 +128,7 @@ class AliveAIClient:
                 retry = isinstance(e, NetworkError) or (status is not None and status >= 500) or status == 429
                 if not retry or attempt == UPLOAD_TRIES - 1:
                     raise
-                time.sleep(0.5 * (2 ** attempt))
+                time.sleep(server_wait(getattr(e, "retry_after", None), 0.5 * (2 ** attempt)))
         media_id = body.get("mediaId")
         if not media_id:
             raise ApiError("the upload answer has no mediaId", operation="Upload File")
@@ -148,14 +148,19 @@ class AliveAIClient:
         prep = api.prepare(op, body_values)  # validate before anything is sent
         input_ids = tuple(str(body_values[f.name]) for f in op.media_fields if body_values.get(f.name))
         deadline = time.monotonic() + (QUEUE_FULL_WAIT if queue_full_wait is None else queue_full_wait)
+        rate = CreateRate()
         attempt = 0
         while True:
             try:
+                rate.sent()
                 resp = self.call(op, body_values)
                 break
             except RateLimitError as e:
                 attempt += 1
-                wait = e.retry_after if e.retry_after is not None else min(30.0, QUEUE_FULL_STEP * attempt)
+                # The server's Retry-After is held in [1 s, 60 s] (0 or a past date made a tight loop),
+                # and never more than CREATES_PER_MINUTE sends of this create in any minute.
+                wait = server_wait(e.retry_after, min(30.0, QUEUE_FULL_STEP * attempt))
+                wait = max(wait, rate.wait())
                 if time.monotonic() + wait > deadline or (should_stop and should_stop()):
                     raise
                 if notify:
@@ -231,59 +236,39 @@ class AliveAIClient:
 
     # -- downloads --------------------------------------------------------------------------
     def download(self, url: str, dest: str | os.PathLike, *, prompt_id: str | None = None, media_id: str | None = None,
-                 operation: str = "Download") -> Path:
+                 operation: str = "Download", max_bytes: int | None = None, deadline: float | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> Path:
         """Stream a presigned result URL to `dest`, exactly as given: no Authorization header and
         the query string untouched (altering it gives 403). On 403 the URL has probably expired:
-        fresh URLs come from Get Prompt (needs prompt_id and media_id). Cut transfers are retried."""
+        fresh URLs come from Get Prompt (needs prompt_id and media_id). Cut transfers are retried.
+        Where it may go, how large and how long it may take: see download.py (`max_bytes`
+        defaults to the video cap, `deadline` to download.DEADLINE seconds; `should_stop` is
+        Cancel, checked on a clock)."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        transfer.clean_stale_parts(dest.parent)
+        cap = transfer.VIDEO_CAP if max_bytes is None else max_bytes
+        end = time.monotonic() + (transfer.DEADLINE if deadline is None else deadline)
         refreshed = False
         last: str = ""
-        for attempt in range(DOWNLOAD_TRIES + 1):
-            status, last = self._fetch_to(url, dest)
-            if status == 200:
-                return dest
-            if status == 403 and not refreshed and prompt_id and media_id:
-                url = self._fresh_url(prompt_id, media_id, operation)
-                refreshed = True
-                continue
-            if status in (403, 404):
-                break
-            time.sleep(0.3 * (2 ** attempt))
+        try:
+            for attempt in range(DOWNLOAD_TRIES + 1):
+                status, last = transfer.fetch(self.transport.session, self.transport.timeout, url, dest,
+                                              api_base=self.settings.base_url, max_bytes=cap, end=end,
+                                              should_stop=should_stop)
+                if status == 200:
+                    return dest
+                if status == 403 and not refreshed and prompt_id and media_id:
+                    url = self._fresh_url(prompt_id, media_id, operation)
+                    refreshed = True
+                    continue
+                if status in (403, 404):
+                    break
+                _sleep_unless(min(0.3 * (2 ** attempt), max(0.0, end - time.monotonic())), should_stop)
+        except AliveAIError as e:
+            raise e.with_context(operation=operation, prompt_id=prompt_id) from None
         raise DownloadError(f"could not download media {media_id or ''} ({last})".replace("  ", " "),
                             operation=operation, prompt_id=prompt_id)
-
-    def _fetch_to(self, url: str, dest: Path) -> tuple[int | None, str]:
-        import requests  # loaded with the first client anyway (http.Transport); not at pack import
-
-        req = requests.Request("GET", url)
-        prep = self.transport.session.prepare_request(req)
-        prep.url = url                      # requests would re-quote the URL: keep the signed query intact
-        prep.headers.pop("Authorization", None)
-        # send() skips what request() adds from the environment: proxies (HTTPS_PROXY) and the CA
-        # bundle. Merged here, so downloads go through the user's proxy and share the API's pool.
-        env = self.transport.session.merge_environment_settings(url, {}, True, None, None)
-        # One temporary name per thread: two runs fetching the same result never share a .part file.
-        tmp = dest.with_name(f"{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
-        try:
-            with self.transport.session.send(prep, timeout=self.transport.timeout, **env) as resp:
-                if resp.status_code != 200:
-                    return resp.status_code, f"HTTP {resp.status_code}"
-                expected = resp.headers.get("Content-Length")
-                got = 0
-                with open(tmp, "wb") as f:
-                    for chunk in resp.iter_content(CHUNK):
-                        f.write(chunk)
-                        got += len(chunk)
-                if expected is not None and int(expected) != got:
-                    return None, f"transfer cut at {got} of {expected} bytes"
-            os.replace(tmp, dest)
-            return 200, "ok"
-        except requests.exceptions.RequestException as e:
-            return None, f"{type(e).__name__}{'' if was_sent(e) else ' (could not connect)'}"
-        finally:
-            if tmp.exists():
-                tmp.unlink(missing_ok=True)
 
     def _fresh_url(self, prompt_id: str, media_id: str, operation: str) -> str:
         for m in medias_of(self.get_prompt(prompt_id)):

@@ -28,6 +28,7 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 BODY_TRIES = 3        # sends of an idempotent request whose answer arrived cut or malformed
 USER_AGENT = "ComfyUI-AliveAI/0.1"
+MAX_ANSWER = 16 * 1024 * 1024   # bytes of one JSON answer (decoded); Get Prompts pages are a few hundred KB
 
 
 def was_sent(exc: BaseException) -> bool:
@@ -68,6 +69,25 @@ def _malformed(resp: requests.Response) -> bool:
     except ValueError:
         return True
     return False
+
+
+def _read_capped(resp: requests.Response, cap: int) -> str | None:
+    """Read the body into `resp` (as requests would), refusing one over `cap` bytes, announced or
+    decoded: a JSON answer is read whole, so an endless or padded one must stop somewhere.
+    Returns None when read, or what was over the cap (the connection is then dropped)."""
+    announced = (resp.headers.get("Content-Length") or "").strip()
+    if announced.isdigit() and int(announced) > cap:
+        resp.close()
+        return f"Content-Length {announced}"
+    body = bytearray()
+    for chunk in resp.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > cap:
+            resp.close()
+            return f"over {len(body)} bytes read"
+    resp._content = bytes(body)   # what requests' own .content would hold: .text and .json() read it
+    resp._content_consumed = True
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -165,7 +185,8 @@ class Transport:
                 headers["Authorization"] = self.auth.header()
             try:
                 resp = self.session.request(method, self.url(path), params=params, json=json, files=files,
-                                            data=data, headers=headers, timeout=timeout or self.timeout)
+                                            data=data, headers=headers, timeout=timeout or self.timeout, stream=True)
+                over = _read_capped(resp, MAX_ANSWER)
             except requests.exceptions.RequestException as e:
                 if idempotent and bad_answers < BODY_TRIES - 1 and _cut_answer(e):
                     bad_answers += 1
@@ -176,6 +197,11 @@ class Transport:
                 what = "could not connect to" if not sent else "got no answer from"
                 raise NetworkError(f"{what} {self.settings.base_url} for {method} {path} ({_reason(e)})",
                                    operation=operation, prompt_id=prompt_id, sent=sent) from None
+            if over is not None:
+                # The request was answered (a create was made): submit looks such a job up.
+                raise NetworkError(f"{method} {path} answered with more than {MAX_ANSWER // (1024 * 1024)} MiB "
+                                   f"({over}); refused, not read", operation=operation, prompt_id=prompt_id,
+                                   status=resp.status_code, sent=True)
             if resp.status_code == 401 and auth and not renewed and self.auth.renew(headers["Authorization"]):
                 renewed = True
                 log.info("AliveAI: %s got 401, logging in again", operation)

@@ -60,6 +60,10 @@ PREFS: dict[str, Pref] = {p.key: p for p in (
          "Disk space for decoded results in the system's cache folder (ALIVEAI_CACHE_DIR moves it), so a cached "
          "re-run after a restart does "
          "not decode its PNG again. 0: off. Empty: 1024.", 1024.0),
+    Pref("download_cap_mb", "ALIVEAI_DOWNLOAD_CAP_MB", "Largest result download", "MB",
+         "A result file larger than this is not downloaded (refused from its announced size, or stopped when the "
+         "bytes pass it); the job stays with AliveAI for Load Result. Images are capped at 200 MB whatever this "
+         "says. Empty: 2048.", 2048.0),
 )}
 
 

@@ -3,16 +3,19 @@ and the persistent request cache's hits turned back into results without a new j
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..client import Completed, Media
+from ..client import download as transfer
 from ..client.client import AliveAIClient
 from ..client.results import medias_of
-from ..errors import AliveAIError
+from ..errors import AliveAIError, ConfigError
 from ..request_cache import RequestCache
 from ..store import ResultStore
+from . import bridge, prefs
 from .handles import MediaRef
 
 log = logging.getLogger("aliveai")
@@ -67,17 +70,32 @@ def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultSto
     return JobResult(prompt_id, refs, files, seed)
 
 
+def download_cap(media_type: str) -> int:
+    """Bytes one result file may have: the "Largest result download" setting for a video (a bad
+    value falls back to its default), at most 200 MB for an image."""
+    try:
+        mb = prefs.value("download_cap_mb")
+    except ConfigError as e:
+        log.warning("AliveAI: %s; using the default download cap", e)
+        mb = None
+    mb = prefs.PREFS["download_cap_mb"].default if not mb else mb
+    return transfer.cap_for(media_type, int(min(mb, 1 << 40) * transfer.MB))
+
+
 def download_medias(label: str, client: AliveAIClient, store: ResultStore, prompt_id: str,
-                    medias: list[tuple[int, Media]]) -> tuple[list[MediaRef], list[Path]]:
+                    medias: list[tuple[int, Media]], *,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[list[MediaRef], list[Path]]:
     """Download (index, media) pairs of one prompt into the store, skipping files already there.
     No sidecar: only `save_result` writes one, for a prompt's complete result, so Load Result
-    never mistakes a partial download (e.g. a listing's thumbnail) for the whole result."""
+    never mistakes a partial download (e.g. a listing's thumbnail) for the whole result.
+    `should_stop` (default: ComfyUI's Cancel) is checked on a clock while a file downloads."""
     refs, files = [], []
     for i, m in medias:
         path = store.media_path(prompt_id, m.id, m.type, i)
         if not path.is_file():
             try:
-                client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label)
+                client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label,
+                                max_bytes=download_cap(m.type), should_stop=should_stop or bridge.is_interrupted)
             except AliveAIError as e:
                 e.with_context(prompt_id=prompt_id)
                 raise

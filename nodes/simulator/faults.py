@@ -66,6 +66,20 @@ class Faults:
     # -- the websocket as an adversary (following a job) --
 
     # -- downloads, answers and waits as an adversary --
+    download_endless: bool = flag("Downloads stream bytes without a Content-Length and never end (until the client "
+                                  "leaves).")
+    download_huge: bool = flag("Downloads announce a Content-Length of 50 GB (and then send the real file).")
+    download_trickle: float = seconds("Downloads send one byte every this many seconds, without end.")
+    download_gzip: bool = flag("Downloads are sent gzip-compressed with Content-Encoding: gzip (the Content-Length "
+                               "is the compressed size).")
+    media_url_internal: bool = flag("Media URLs name another host that resolves to loopback (localhost instead "
+                                    "of the simulator's address): an internal address the API does not own.")
+    media_redirect_internal: int = counter("The next N downloads answer 302 to the same file on a loopback name "
+                                           "the API does not own (localhost).")
+    big_json: int = counter("The next N JSON answers come padded to 20 MiB, streamed without a Content-Length.")
+    retry_after_zero: int = counter("The next N refused creates (429) carry Retry-After: 0.")
+    retry_after_past: int = counter("The next N refused creates (429) carry a Retry-After date an hour in the past "
+                                    "(clock skew).")
 
     # -- hostile prompt ids and result files --
 

@@ -10,7 +10,10 @@ turns `Reply` errors into the `{"detail": ...}` bodies clients read (API.md §7.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import time
 import weakref
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -84,6 +87,14 @@ def build_app(sim: Simulator) -> web.Application:
         if isinstance(resp, web.Response) and resp.content_type == "application/json" and resp.body \
                 and sim.faults.take("bad_json"):
             resp.body = bytes(resp.body)[: len(resp.body) // 2]   # after the work: a create is made all the same
+        if resp.status == 429 and op and op.is_job:
+            if sim.faults.take("retry_after_zero"):
+                resp.headers["Retry-After"] = "0"
+            elif sim.faults.take("retry_after_past"):
+                resp.headers["Retry-After"] = formatdate(time.time() - 3600, usegmt=True)
+        if isinstance(resp, web.Response) and resp.content_type == "application/json" and resp.body \
+                and sim.faults.take("big_json"):
+            resp = await _padded_json(request, resp)
         if delay > 0 and not resp.prepared:   # after the work: a create is made even if the client gives up
             await asyncio.sleep(delay)
         entry.status = resp.status
@@ -222,6 +233,42 @@ def s3_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, text=xml, content_type="application/xml")
 
 
+BIG_JSON = 20 * 1024 * 1024
+
+
+async def _padded_json(request: web.Request, resp: web.Response) -> web.StreamResponse:
+    """The same JSON object with a 20 MiB string field, streamed (chunked, no Content-Length)."""
+    body = bytes(resp.body)
+    out = web.StreamResponse(status=resp.status, headers={"Content-Type": "application/json"})
+    await out.prepare(request)
+    head = b'{"padding": "' if body.startswith(b"{") else b'[{"padding": "'
+    await out.write(head)
+    block = b"x" * CHUNK
+    for _ in range(BIG_JSON // CHUNK):
+        await out.write(block)
+    await out.write(b'", ' + body[1:] if body.startswith(b"{") else b'"}, ' + body[1:])
+    await out.write_eof()
+    return out
+
+
+async def _endless(request: web.Request, content_type: str, trickle: float) -> web.StreamResponse:
+    """No Content-Length, bytes until the client goes away: 64 KiB at a time, or one byte every
+    `trickle` seconds."""
+    resp = web.StreamResponse(headers={"Content-Type": content_type})
+    await resp.prepare(request)
+    block = b"\0" * CHUNK
+    try:
+        while True:
+            if trickle:
+                await resp.write(b"\0")
+                await asyncio.sleep(trickle)
+            else:
+                await resp.write(block)
+                await asyncio.sleep(0)
+    except (ConnectionError, RuntimeError):   # the client left (RuntimeError: aiohttp's closing transport)
+        return resp
+
+
 async def download(request: web.Request) -> web.StreamResponse:
     sim = request.app[SIM]
     url = request.rel_url
@@ -232,17 +279,29 @@ async def download(request: web.Request) -> web.StreamResponse:
     media = sim.media.get(media_id)
     if media is None or media.ext != ext:
         return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    if request.url.host != "localhost" and sim.faults.take("media_redirect_internal"):
+        target = views.internal_base(sim.base_url) + str(request.rel_url)
+        return web.Response(status=302, headers={"Location": target})
+    if (trickle := sim.faults.on("download_trickle")) or sim.faults.on("download_endless"):
+        return await _endless(request, media.content_type, trickle)
+    if sim.faults.on("download_gzip"):
+        sim.counters.downloads += 1
+        return web.Response(body=gzip.compress(media.data), headers={"Content-Type": media.content_type,
+                                                                     "Content-Encoding": "gzip"})
     resp = web.StreamResponse(headers={"Content-Type": media.content_type})
     resp.content_length = len(media.data)
+    huge = sim.faults.on("download_huge")
+    if huge:
+        resp.content_length = 50 * 1024 ** 3
     await resp.prepare(request)
     end = len(media.data) // 2 if sim.faults.take("download_cut") else len(media.data)
-    if end == len(media.data):
+    if end == len(media.data) and not huge:
         # Counted before the body goes out: a client holding every byte may read the counter
         # before this handler runs again after its last write.
         sim.counters.downloads += 1
     for start in range(0, end, CHUNK):
         await resp.write(media.data[start:min(start + CHUNK, end)])
-    if end < len(media.data):   # half the bytes of the announced Content-Length, then the connection goes away
+    if end < len(media.data) or huge:   # fewer bytes than announced, then the connection goes away
         if request.transport is not None:
             request.transport.close()
         return resp

@@ -32,7 +32,14 @@ def media_url(sim: Simulator, media: Media) -> str:
     if sim.faults.on("url_expired") or (first and sim.faults.on("url_expire_once")):
         now -= ttl + 60
     path = file_path(media)
-    return f"{sim.base_url}{path}?{signing.sign(sim.config.url_secret.encode(), path, now, ttl)}"
+    base = internal_base(sim.base_url) if sim.faults.on("media_url_internal") else sim.base_url
+    return f"{base}{path}?{signing.sign(sim.config.url_secret.encode(), path, now, ttl)}"
+
+
+def internal_base(base_url: str) -> str:
+    """The simulator's own address under a loopback name the API does not own (an "internal host")."""
+    scheme, _, rest = base_url.partition("://")
+    return f"{scheme}://localhost:{rest.rsplit(':', 1)[1]}"
 
 
 def media_item(sim: Simulator, media: Media) -> dict[str, Any]:
