@@ -149,10 +149,14 @@ def _local_ip(request: web.Request) -> str | None:
     return sock[0] if isinstance(sock, (tuple, list)) and sock else None
 
 
+def _peer(request: web.Request) -> str | None:
+    return request.remote
+
+
 def client_is_local(request: web.Request) -> bool:
     """The caller is on this machine: a loopback peer, not relayed by a proxy."""
     relayed = any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP"))
-    return not relayed and is_loopback(request.remote)
+    return not relayed and is_loopback(_peer(request))
 
 
 def refusal(request: web.Request) -> str | None:
@@ -176,7 +180,7 @@ def guard(handler: Handler) -> Handler:
     async def route(request: web.Request) -> web.Response:
         why = refusal(request)
         if why:
-            log.warning("AliveAI: %s %s %s (from %s)", request.method, request.path, why, request.remote)
+            log.warning("AliveAI: %s %s %s (from %s)", request.method, request.path, why, _peer(request))
             return _json({"error": why}, status=403)
         return await handler(request)
     return route
