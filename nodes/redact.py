@@ -18,6 +18,7 @@ wreck ordinary text:
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -100,8 +101,6 @@ def redact_data(data: Any, key: str | None = None) -> Any:
 
 def redact_json(data: Any, **dumps: Any) -> str:
     """`data` as JSON text (unknown objects as their str), through `redact_data`."""
-    import json
-
     return json.dumps(redact_data(json.loads(json.dumps(data, default=str))), **dumps)
 
 

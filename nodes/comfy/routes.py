@@ -10,8 +10,8 @@ Why it looks like this:
 - Every POST must be `application/json`: a cross-site page cannot send that without a CORS
   preflight, which ComfyUI refuses by default. That matters because the form can change the base
   URL, and a hostile base URL would receive the key on the next run.
-- Every route is guarded (`guard`): the `Host` must be a loopback name, the address the request
-  arrived at, one of ComfyUI's `--listen` hosts, or a name in ALIVEAI_ALLOWED_HOSTS; an `Origin`,
+- Every route is guarded (`guard`): the `Host` must be a loopback name, an IP address, one of
+  ComfyUI's `--listen` host names, or a name in ALIVEAI_ALLOWED_HOSTS; an `Origin`,
   when sent, must name that same host:port. That stops DNS rebinding (Host = Origin =
   attacker.example) and cross-origin pages under `--enable-cors-header '*'` (Origin differs).
   What stays open: with `--listen` on a network, any machine that reaches the port and sends
@@ -100,25 +100,23 @@ def is_loopback(host: str | None) -> bool:
     return bool(ip and ip.is_loopback)
 
 
-def host_allowed(host_header: str, local_ip: str | None, listen: tuple[tuple[str, ...], int] | None,
-                 extra: tuple[str, ...] = ()) -> bool:
-    """Is `host_header` a name of this ComfyUI? Loopback names; the IP the connection arrived at
-    (`--listen 0.0.0.0` reached as http://192.168.1.20:8188: a browser can only send an IP as
-    Host when it really connects to that IP, so no DNS rebinding); ComfyUI's own `--listen`
-    hosts on its port; names the user allowed (ALIVEAI_ALLOWED_HOSTS)."""
+def host_allowed(host_header: str, listen: tuple[tuple[str, ...], int] | None, extra: tuple[str, ...] = ()) -> bool:
+    """Is `host_header` a name of this ComfyUI? Loopback names; any IP address (a browser sends
+    an IP as Host only when it really connected to that IP, so DNS rebinding, which needs a name
+    the attacker controls, cannot produce one; `--listen 0.0.0.0` reached as
+    http://192.168.1.20:8188, or through Docker's port mapping, stays usable); ComfyUI's own
+    `--listen` host names on its port; names the user allowed (ALIVEAI_ALLOWED_HOSTS)."""
     parsed = split_host(host_header)
     if parsed is None:
         return False
     host, port = parsed
-    if is_loopback(host) or host in {h.strip().lower().rstrip(".") for h in extra if h.strip()}:
+    if is_loopback(host) or _ip(host) is not None:
         return True
-    ip = _ip(host)
-    if ip is not None and local_ip and _ip(local_ip) == ip:
+    if host in {h.strip().lower().rstrip(".") for h in extra if h.strip()}:
         return True
     if listen:
         hosts, listen_port = listen
-        named = {h.lower().strip("[]") for h in hosts} - {"0.0.0.0", "::", "*"}
-        if host in named and port in (None, listen_port):
+        if host in {h.lower().strip("[]").rstrip(".") for h in hosts} and port in (None, listen_port):
             return True
     return False
 
@@ -144,11 +142,6 @@ def _allowed_extra() -> tuple[str, ...]:
     return tuple(os.environ.get(ALLOWED_HOSTS_ENV, "").split(","))
 
 
-def _local_ip(request: web.Request) -> str | None:
-    sock = request.transport.get_extra_info("sockname") if request.transport else None
-    return sock[0] if isinstance(sock, (tuple, list)) and sock else None
-
-
 def _peer(request: web.Request) -> str | None:
     return request.remote
 
@@ -162,7 +155,7 @@ def client_is_local(request: web.Request) -> bool:
 def refusal(request: web.Request) -> str | None:
     """Why `request` is refused, or None. See the module docstring."""
     host = request.headers.get("Host", "")
-    if not host_allowed(host, _local_ip(request), bridge.listen_address(), _allowed_extra()):
+    if not host_allowed(host, bridge.listen_address(), _allowed_extra()):
         return (f"refused: Host {host[:80]!r} is not this ComfyUI (a web page of another site may be trying to "
                 f"reach it). If you open ComfyUI under that name, add it to {ALLOWED_HOSTS_ENV}.")
     origin = request.headers.get("Origin")
