@@ -213,8 +213,11 @@ def test_listen_on_a_network_own_address_passes_but_the_key_stays_home(user_dir,
     cannot send the key elsewhere nor read the e-mail or local paths."""
     monkeypatch.setattr(routes, "_peer", lambda request: "192.168.1.30")
     monkeypatch.setattr(bridge, "listen_address", lambda: (("0.0.0.0",), 8188))
-    save({"email": "alice@example.com", "password": "pw-0123456789", "base_url": sim.base_url})
+    save({"api_key": DEFAULT_API_KEY, "base_url": sim.base_url})
     lan = {"host": "192.168.1.20:8188"}
+    status, body = call("POST", "/aliveai/account/test", **lan)
+    assert body["ok"] is True and body["email"] == "s***@example.com"
+    save({"email": "alice@example.com", "password": "pw-0123456789", "base_url": sim.base_url})
     status, body = call("GET", "/aliveai/account", **lan)
     assert status == 200 and body["email"] == "a***@example.com" and "config_file" not in body
     assert str(user_dir) not in json.dumps(body)
@@ -370,3 +373,16 @@ def test_short_and_word_secrets_are_scrubbed_as_whole_tokens_only(clean_secrets)
     text = redact_mod.redact("key abc12 refused; abc123 kept; sunshine. sunshines kept; xsk-live-0123456789abcdefy")
     assert text == "key *** refused; abc123 kept; ***. sunshines kept; x***y"
     assert redact_mod.redact("/home/me/sunshine_photos/a.png") == "/home/me/sunshine_photos/a.png"
+
+
+def test_a_remote_client_never_sees_local_paths_even_in_errors(user_dir, monkeypatch):
+    monkeypatch.setattr(routes, "_peer", lambda request: "192.168.1.30")
+    bridge.config_path().parent.mkdir(parents=True, exist_ok=True)
+    bridge.config_path().write_text("{not json")
+    for method, path in (("GET", "/aliveai/account"), ("GET", "/aliveai/status"), ("POST", "/aliveai/account/test"),
+                         ("GET", "/aliveai/limits"), ("POST", "/aliveai/limits")):
+        status, body = call(method, path, {"credit_budget": 5}, host="192.168.1.20:8188")
+        assert str(user_dir) not in json.dumps(body), (path, body)
+    # the same client on this machine still gets the path, to fix the file
+    monkeypatch.setattr(routes, "_peer", lambda request: "127.0.0.1")
+    assert str(user_dir) in json.dumps(call("GET", "/aliveai/account")[1])

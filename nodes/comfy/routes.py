@@ -471,9 +471,21 @@ async def post_clear(form: dict, local: bool = True) -> web.Response:
     return _json(account_view(local))
 
 
+def _for_client(data: dict, local: bool) -> dict:
+    """An answer for a client on another machine: no local path in its error text, the e-mail masked."""
+    if local:
+        return data
+    out = dict(data)
+    if isinstance(out.get("error"), str):
+        out["error"] = redact_paths(out["error"])
+    if isinstance(out.get("email"), str):
+        out["email"] = mask_email(out["email"])
+    return out
+
+
 @json_post
 async def post_test(form: dict, local: bool = True) -> web.Response:
-    return _json(await _blocking({"ok": False}, check_connection))
+    return _json(_for_client(await _blocking({"ok": False}, check_connection), local))
 
 
 async def get_limits(request: web.Request) -> web.Response:
@@ -516,7 +528,7 @@ async def post_spend_reset(form: dict, local: bool = True) -> web.Response:
 async def get_status(request: web.Request) -> web.Response:
     max_age = STATUS_MIN_AGE if request.query.get("refresh") else STATUS_TTL
     fallback = {"credits": None, "queue": [], "updated": None, "stale": True}
-    return _json(await _blocking(fallback, status, max_age))
+    return _json(_for_client(await _blocking(fallback, status, max_age), client_is_local(request)))
 
 
 async def get_catalog(request: web.Request) -> web.Response:
