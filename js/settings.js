@@ -8,6 +8,12 @@
  * serves over /api/settings). Save POSTs to the pack's route, which writes an owner-only file in
  * ComfyUI's user directory; the status line only ever shows the key's last four characters.
  * A command, "AliveAI: Set API key…", does the same from the command palette.
+ *
+ * A saved key belongs to the API URL it was saved for: saving a new URL without the key makes
+ * the server remove it (the answer's `credentials_cleared`, shown here). The pack's routes refuse
+ * a foreign Host or Origin (nodes/comfy/routes.py `guard`); this page calls them same-origin
+ * through api.fetchApi, so it passes; opened under a LAN name, ALIVEAI_ALLOWED_HOSTS must list it,
+ * and the route's 403 text says so (shown as the error below the form).
  */
 import { app } from "../../scripts/app.js";
 import { clearAccount, getAccount, getLimits, saveAccount, saveLimits, testConnection } from "./api.js";
@@ -98,9 +104,16 @@ function renderAccount() {
       result.textContent = "Nothing to save: type a key, or an e-mail and a password, or a new API URL.";
       return;
     }
-    show(await saveAccount(form));
+    const account = await saveAccount(form);
+    show(account);
     key.input.value = "";       // secrets do not linger in the page
     password.input.value = "";
+    if (account.credentials_cleared) {
+      // the API URL changed without the key: the server removed it rather than send it to the new host
+      result.textContent = account.credentials_cleared;
+      toast("AliveAI", account.credentials_cleared, "info");
+      return;
+    }
     result.textContent = typedKey ? `Saved key ${maskSecret(typedKey)}.` : "Saved.";
     toast("AliveAI", "Settings saved");
   });
@@ -141,7 +154,7 @@ function renderLimits() {
     prefs = answer.prefs || [];
     rows.replaceChildren();
     for (const p of prefs) {
-      const f = field(`${p.label} (${p.unit})`, { type: "number", min: "0", step: "any", title: p.doc,
+      const f = field(`${p.label} (${p.unit})`, { type: "number", min: "0", max: p.max ?? "", step: "any", title: p.doc,
         placeholder: p.default === null ? "off" : String(p.default), value: fieldText(p) });
       f.input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); });
       const line = el("div", { style: "font-size:11px;opacity:.8", textContent: describePref(p) });

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_file
-from .redact import redact
+from .redact import redact_json
 
 SUBFOLDER = "aliveai"
 EXT = {"IMAGE": ".png", "VIDEO": ".mp4"}
@@ -58,7 +58,7 @@ class ResultStore:
         path = self.sidecar_path(prompt_id)
         data = {"prompt_id": prompt_id, "saved": _now(), **data}
         with atomic_file(path) as f:   # two runs may save one prompt
-            f.write(redact(json.dumps(data, indent=2, default=str)).encode("utf-8"))
+            f.write(redact_json(data, indent=2).encode("utf-8"))
         return path
 
     def load_sidecar(self, prompt_id: str) -> dict | None:
@@ -85,7 +85,7 @@ class ResultStore:
         """Append to `<user dir>/aliveai/jobs.jsonl`: submitted, completed, failed, cancelled.
         Never raises: the log is a record, and a full or read-only user folder must not turn a
         paid job's result (or its real error) into a bare OSError. Returns why it failed, else None."""
-        line = redact(json.dumps({"t": _now(), "event": event, "prompt_id": prompt_id, **data}, default=str))
+        line = redact_json({"t": _now(), "event": event, "prompt_id": prompt_id, **data})
         try:
             self.state.mkdir(parents=True, exist_ok=True)
             with _lock, open(self.state / "jobs.jsonl", "a", encoding="utf-8") as f:

@@ -80,7 +80,8 @@ export function maskSecret(value) {
 /**
  * @typedef {{key_set?: boolean, source?: string, env_overrides?: boolean, env_vars?: string[],
  *   auth?: string, key_masked?: string, email?: string, base_url?: string, default_base_url?: string,
- *   saved?: string, config_file?: string, error?: string}} Account
+ *   saved?: string, saved_for?: string | null, withheld?: string, credentials_cleared?: string,
+ *   config_file?: string, error?: string}} Account
  */
 
 /**
@@ -106,6 +107,8 @@ export function describeAccount(a) {
   if (a.base_url) {
     lines.push(`API: ${a.base_url}${a.base_url === a.default_base_url ? " (live)" : ""}`);
   }
+  if (a.withheld) lines.push(`Saved credentials not used: ${a.withheld}.`);
+  if (a.credentials_cleared) lines.push(a.credentials_cleared);
   if (a.error) lines.push(`Problem: ${a.error}`);
   return lines;
 }

@@ -7,7 +7,7 @@
 /**
  * One preference as GET /aliveai/limits sends it (nodes/comfy/prefs.py).
  * @typedef {{key: string, env: string, label: string, unit: string, doc: string, default: number | null,
- *   saved: number | null | undefined, env_value: string | null | undefined, source: string}} Pref
+ *   saved: number | null | undefined, env_value: string | null | undefined, source: string, max?: number}} Pref
  */
 
 /**
@@ -35,7 +35,7 @@ export function fieldText(p) {
  * @param {Pref[]} prefs
  * @param {Record<string, string>} texts the fields' texts by key
  * @returns {Record<string, number | null>}
- * @throws {Error} naming the first field that is not a number >= 0
+ * @throws {Error} naming the first field that is not a number from 0 to its max
  */
 export function limitsForm(prefs, texts) {
   /** @type {Record<string, number | null>} */
@@ -50,6 +50,9 @@ export function limitsForm(prefs, texts) {
     const n = Number(text);
     if (!Number.isFinite(n) || n < 0) {
       throw new Error(`${p.label}: enter a number of ${p.unit} (0 or more), or leave it empty.`);
+    }
+    if (typeof p.max === "number" && n > p.max) {
+      throw new Error(`${p.label}: at most ${p.max.toLocaleString("en-US")} ${p.unit}.`);
     }
     out[p.key] = n;
   }

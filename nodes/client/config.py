@@ -5,6 +5,16 @@ then the pack's config file in ComfyUI's user directory (written by the settings
 permissions, git-ignored by living outside the pack). A value the user pasted with its scheme
 ("Key abc", "Bearer eyJ...") is stripped: the wrong prefix gives 401 (API.md §1.2).
 Nothing here knows about ComfyUI; the caller passes the config file path.
+
+Key custody: credentials are bound to the API host they were given for, because whoever can
+change the base URL could otherwise receive the key on the next call.
+- Environment credentials go only to ALIVEAI_BASE_URL, or to the default host: never to the
+  file's base_url, which the settings route (reachable by anything that reaches ComfyUI) writes.
+- File credentials carry `credentials_for`, the base URL they were saved for; they are used only
+  while the effective base URL is that one (a file from before this field: its own base_url).
+  Otherwise they are withheld and `Settings.withheld` says why.
+- Base URLs are parsed strictly and keys must be printable ASCII without spaces, so a newline
+  or a zero-width character is a ConfigError naming its origin before anything is sent.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ class Settings:
     email: str | None = None
     password: str | None = None
     source: str = "none"           # "env", "file" or "none": shown by the settings dialog
+    withheld: str = ""             # why saved credentials are not used with this base URL ("" when they are)
 
     @property
     def has_credentials(self) -> bool:
@@ -41,7 +52,8 @@ class Settings:
 
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
         return (f"Settings(base_url={self.base_url!r}, api_key={'set' if self.api_key else None}, "
-                f"email={self.email!r}, password={'set' if self.password else None}, source={self.source!r})")
+                f"email={self.email!r}, password={'set' if self.password else None}, source={self.source!r}, "
+                f"withheld={bool(self.withheld)})")
 
 
 def clean_secret(value: str | None) -> str | None:
@@ -54,12 +66,60 @@ def clean_secret(value: str | None) -> str | None:
     return v or None
 
 
-def normalize_base_url(url: str) -> str:
-    url = (url or "").strip().rstrip("/")
-    parts = urlsplit(url)
+def normalize_base_url(url: str, origin: str = "base URL") -> str:
+    """`scheme://host[:port][/path]` with no trailing slash, or ConfigError. Strict, because the
+    key follows this URL: http/https only, a host, a port 1-65535, no user:password@, no query or
+    fragment, no whitespace or control characters anywhere (a newline would split a header)."""
+    raw = url if isinstance(url, str) else ""
+    shown = repr(raw[:80])
+    url = raw.strip().rstrip("/")
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise ConfigError(f"{origin} {shown} contains whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as e:  # "http://[::1", "http://h:99999", "http://h:x"
+        raise ConfigError(f"{origin} {shown} is not a valid URL ({e})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"base URL {url!r} must start with http:// or https://")
+        raise ConfigError(f"{origin} {shown} must start with http:// or https://")
+    if not host:
+        raise ConfigError(f"{origin} {shown} has no host")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ConfigError(f"{origin} must not contain a user name or password (user:pw@host)")
+    if port is not None and not 1 <= port <= 65535 or parts.netloc.endswith(":"):
+        raise ConfigError(f"{origin} {shown} has an invalid port (1-65535)")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError(f"{origin} {shown} must not have a query or a fragment")
     return url
+
+
+def check_key(value: str | None, origin: str) -> str | None:
+    """A key goes into a header: printable ASCII without spaces, or ConfigError naming `origin`.
+    The value is never shown (it may be a real key with one bad character)."""
+    if value and not all("!" <= c <= "~" for c in value):
+        raise ConfigError(f"{origin} contains spaces, line breaks or non-ASCII characters (an API key is "
+                          "printable ASCII only); paste it again")
+    return value
+
+
+def check_text(value: str | None, origin: str) -> str | None:
+    """An e-mail or a password travels in a JSON body: any text but control characters."""
+    if value and any(not c.isprintable() and c not in " " for c in value):
+        raise ConfigError(f"{origin} contains control or invisible characters; type it again")
+    return value
+
+
+def same_host(a: str, b: str) -> bool:
+    """Two base URLs name the same API (case-insensitive scheme and host, default port spelled or not)."""
+    def key(url: str) -> tuple:
+        p = urlsplit(url.strip().rstrip("/"))
+        port = p.port or (443 if p.scheme == "https" else 80)
+        return p.scheme.lower(), (p.hostname or "").lower(), port, p.path.rstrip("/")
+    try:
+        return key(a) == key(b)
+    except ValueError:
+        return False
 
 
 def websocket_base(base_url: str) -> str:
@@ -90,18 +150,43 @@ def write_config_file(path: str | os.PathLike, data: dict) -> None:
     os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
 
 
+def file_base_url(file: dict) -> str:
+    """The base URL the config file itself names (the default when it names none)."""
+    return normalize_base_url(file.get("base_url") or DEFAULT_BASE_URL, "the API URL in the config file")
+
+
+def credentials_host(file: dict) -> str:
+    """The base URL the file's credentials were saved for; a file from before the binding was
+    recorded: its own base_url, which is where they were sent until then."""
+    bound = file.get("credentials_for")
+    return bound if isinstance(bound, str) and bound else file_base_url(file)
+
+
 def resolve(config_path: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
     env = os.environ if env is None else env
     file = read_config_file(config_path)
-    base = env.get("ALIVEAI_BASE_URL") or file.get("base_url") or DEFAULT_BASE_URL
-    key = clean_secret(env.get("ALIVEAI_API_KEY"))
-    email, password = env.get("ALIVEAI_EMAIL"), env.get("ALIVEAI_PASSWORD")
-    source = "env" if key or (email and password) else "none"
-    if source == "none":
-        key = clean_secret(file.get("api_key"))
-        email, password = file.get("email"), file.get("password")
-        if key or (email and password):
-            source = "file"
+    env_base = (env.get("ALIVEAI_BASE_URL") or "").strip()
+    key = check_key(clean_secret(env.get("ALIVEAI_API_KEY")), "ALIVEAI_API_KEY")
+    email = check_text((env.get("ALIVEAI_EMAIL") or "").strip() or None, "ALIVEAI_EMAIL")
+    password = check_text(env.get("ALIVEAI_PASSWORD") or None, "ALIVEAI_PASSWORD")
+    withheld = ""
+    if key or (email and password):
+        # the environment's credentials never follow the file's base_url (the settings route writes it)
+        source = "env"
+        base = normalize_base_url(env_base, "ALIVEAI_BASE_URL") if env_base else DEFAULT_BASE_URL
+    else:
+        base = (normalize_base_url(env_base, "ALIVEAI_BASE_URL") if env_base else file_base_url(file))
+        where = "in the config file (Settings > AliveAI > Account)"
+        key = check_key(clean_secret(file.get("api_key")), f"the API key {where}")
+        email = check_text(file.get("email") or None, f"the e-mail {where}")
+        password = check_text(file.get("password") or None, f"the password {where}")
+        source = "file" if key or (email and password) else "none"
+        if source == "file":
+            bound = credentials_host(file)
+            if not same_host(bound, base):
+                withheld = (f"the saved credentials were saved for {bound} and are not sent to {base}; "
+                            "enter them again for this API URL in Settings > AliveAI > Account")
+                key, email, password, source = None, None, None, "none"
     for secret in (key, password):
         register_secret(secret)
-    return Settings(normalize_base_url(base), key, (email or None), (password or None), source)
+    return Settings(base, key, (email or None), (password or None), source, withheld)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AliveAIError, AuthError, ConfigError, NetworkError
 from ..redact import register_secret
-from .config import Settings
+from .config import Settings, check_key
 from .errors_map import error_for
 from .retry import IDEMPOTENT, backoff, make_retry
 
@@ -31,25 +31,63 @@ USER_AGENT = "ComfyUI-AliveAI/0.1"
 MAX_ANSWER = 16 * 1024 * 1024   # bytes of one JSON answer (decoded); Get Prompts pages are a few hundred KB
 
 
+def _chain(exc: BaseException, depth: int = 8) -> list[BaseException]:
+    """`exc` and the exceptions it wraps (urllib3's `reason`, an exception passed as first arg,
+    __cause__/__context__). Only exceptions are followed: ssl.SSLError's `reason` is a str."""
+    out: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(out) < depth:
+        seen = todo.pop(0)
+        if not isinstance(seen, BaseException) or any(seen is o for o in out):
+            continue
+        out.append(seen)
+        args = getattr(seen, "args", ()) or ()
+        todo += [getattr(seen, "reason", None), args[0] if args else None, seen.__cause__, seen.__context__]
+    return out
+
+
+# OpenSSL reasons of a handshake that failed before any request byte was written
+_HANDSHAKE = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HANDSHAKE_FAILURE",
+              "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT", "SSLV3_ALERT",
+              "PACKET_LENGTH_TOO_LONG", "NO_PROTOCOLS_AVAILABLE", "TLSV1_UNRECOGNIZED_NAME")
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """"certificate", "scheme" or "tls" when `exc` is a TLS failure, else None."""
+    import ssl
+
+    chain = _chain(exc)
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return "certificate"
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return "certificate"
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "HTTP_REQUEST" in text \
+            or "record layer failure" in text.lower() or "packet length too long" in text.lower():
+        return "scheme"
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSLError" in text:
+        return "tls"
+    return None
+
+
 def was_sent(exc: BaseException) -> bool:
-    """False only when the request certainly never left: the connection was not established."""
+    """False only when the request certainly never left: the connection (TCP or the TLS
+    handshake) was not established."""
+    import ssl
+
     import requests
     from urllib3 import exceptions as urllib3_exc
 
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return False
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            break
-        if isinstance(seen, (urllib3_exc.NewConnectionError, urllib3_exc.ConnectTimeoutError,
-                             urllib3_exc.NameResolutionError if hasattr(urllib3_exc, "NameResolutionError")
-                             else urllib3_exc.NewConnectionError)):
-            return False
-        inner = getattr(seen, "reason", None)
-        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
-            inner = seen.args[0]
-        seen = inner
+    not_connected = (urllib3_exc.NewConnectionError, urllib3_exc.ConnectTimeoutError,
+                     getattr(urllib3_exc, "NameResolutionError", urllib3_exc.NewConnectionError))
+    chain = _chain(exc)
+    if any(isinstance(e, not_connected) for e in chain):
+        return False
+    if any(isinstance(e, ssl.SSLError) and any(r in f"{getattr(e, 'reason', '')} {e}".upper() for r in _HANDSHAKE)
+           for e in chain) or _tls_failure(exc) in ("certificate", "scheme"):
+        return False
     return True
 
 
@@ -90,7 +128,19 @@ def _read_capped(resp: requests.Response, cap: int) -> str | None:
     return None
 
 
+_TLS_HINTS = {
+    "certificate": "TLS: the server's certificate is not trusted (self-signed, expired, or a TLS-intercepting "
+                   "proxy or antivirus); use the real API URL, or point REQUESTS_CA_BUNDLE at your proxy's CA",
+    "scheme": "TLS: the server does not speak HTTPS on that port; if it is a plain-HTTP server (like the "
+              "simulator) the API URL must start with http://",
+    "tls": "TLS: the secure connection failed (a proxy or firewall in the way, or a wrong port)",
+}
+
+
 def _reason(exc: BaseException) -> str:
+    tls = _tls_failure(exc)
+    if tls:
+        return f"SSLError: {_TLS_HINTS[tls]}"
     text = str(exc)
     for marker in ("Connection refused", "timed out", "Name or service not known", "Connection reset",
                    "RemoteDisconnected", "Connection aborted", "Max retries exceeded"):
@@ -114,14 +164,17 @@ class Auth:
 
     def header(self) -> str:
         s = self._settings
-        if s.api_key:
-            return f"Key {s.api_key}"
+        if s.api_key:  # resolve() checked it; a Settings built by hand is checked here, before any byte leaves
+            return f"Key {check_key(s.api_key, 'the API key')}"
         if not (s.email and s.password):
-            raise ConfigError("no AliveAI credentials are set.")
+            raise ConfigError(f"{s.withheld}." if s.withheld else "no AliveAI credentials are set.")
         with self._lock:
             if self._token is None:
-                self._token = self._login(s.email, s.password)
-                register_secret(self._token)
+                token = self._login(s.email, s.password)
+                register_secret(token)
+                if not all("!" <= c <= "~" for c in token):
+                    raise AuthError("the login answer's accessToken is not a printable ASCII token", operation="Login")
+                self._token = token
             return f"Bearer {self._token}"
 
     def renew(self, stale_header: str) -> bool:

@@ -120,6 +120,21 @@ def config_path() -> Path:
     return user_dir() / "config.json"
 
 
+def listen_address() -> tuple[tuple[str, ...], int] | None:
+    """ComfyUI's `--listen` hosts (it takes a comma-separated list) and `--port`; None outside
+    ComfyUI or when they cannot be read (the route guard then trusts loopback names only)."""
+    if not IN_COMFY:
+        return None
+    try:
+        from comfy.cli_args import args  # type: ignore[import-not-found]
+
+        hosts = tuple(h.strip() for h in str(getattr(args, "listen", "") or "").split(",") if h.strip())
+        return hosts, int(getattr(args, "port", 8188))
+    except Exception as e:  # noqa: BLE001 - an older or patched ComfyUI: fall back to the strict rule
+        log.debug("AliveAI: cannot read ComfyUI's listen address: %s", e)
+        return None
+
+
 def register_routes(setup) -> bool:
     """Call `setup(routes)` with ComfyUI's route table; False outside ComfyUI."""
     if not IN_COMFY:

@@ -29,9 +29,11 @@ class Pref:
     unit: str
     doc: str
     default: float | None    # what an empty field means, for the dialog; None: off
+    maximum: float           # the largest value taken: past it a value is a typo or an attack
+                             # (1e308 MB of pixel cache overflowed every paid image run)
 
     def parse(self, raw: Any, origin: str) -> float | None:
-        """A number >= 0 from a string or a number, None for empty; ConfigError naming `origin`."""
+        """A number in 0..maximum from a string or a number, None for empty; ConfigError naming `origin`."""
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         try:
@@ -40,8 +42,9 @@ class Pref:
             value = float(raw.strip() if isinstance(raw, str) else raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{origin} must be a number of {self.unit}, got {str(raw)[:40]!r}", hint="") from None
-        if not value >= 0 or value == float("inf"):
-            raise ConfigError(f"{origin} must be a number of {self.unit} >= 0, got {str(raw)[:40]!r}", hint="")
+        if not 0 <= value <= self.maximum:  # also refuses nan and inf
+            raise ConfigError(f"{origin} must be a number of {self.unit} from 0 to {self.maximum:,.0f}, "
+                              f"got {str(raw)[:40]!r}", hint="")
         return value
 
 
@@ -49,21 +52,21 @@ PREFS: dict[str, Pref] = {p.key: p for p in (
     Pref("credit_budget", "ALIVEAI_CREDIT_BUDGET", "Credit budget per ComfyUI session", "credits",
          "Paid nodes refuse a job, before sending anything, once this ComfyUI session's estimated spend would "
          "pass it (1 credit per image job, 5 per video job: AliveAI publishes no prices). Empty: no budget.",
-         None),
+         None, 1e9),
     Pref("min_credits", "ALIVEAI_MIN_CREDITS", "Credits to keep on the account", "credits",
          "Paid nodes refuse a job that would take the account's balance (read from Me) below this. "
-         "Empty: no floor.", None),
+         "Empty: no floor.", None, 1e9),
     Pref("running_timeout", "ALIVEAI_RUNNING_TIMEOUT", "Running-time limit", "seconds",
          "How long a job may run before the node stops following it (time queued never counts; the job goes on "
-         "remotely and Load Result gets it). 0: no limit. Empty: 1800.", 1800.0),
+         "remotely and Load Result gets it). 0: no limit. Empty: 1800.", 1800.0, 7 * 24 * 3600.0),
     Pref("pixel_cache_mb", "ALIVEAI_PIXEL_CACHE_MB", "Decoded-pixel cache on disk", "MB",
          "Disk space for decoded results in the system's cache folder (ALIVEAI_CACHE_DIR moves it), so a cached "
          "re-run after a restart does "
-         "not decode its PNG again. 0: off. Empty: 1024.", 1024.0),
+         "not decode its PNG again. 0: off. Empty: 1024.", 1024.0, 1_000_000.0),
     Pref("download_cap_mb", "ALIVEAI_DOWNLOAD_CAP_MB", "Largest result download", "MB",
          "A result file larger than this is not downloaded (refused from its announced size, or stopped when the "
          "bytes pass it); the job stays with AliveAI for Load Result. Images are capped at 200 MB whatever this "
-         "says. Empty: 2048.", 2048.0),
+         "says. Empty: 2048.", 2048.0, 1_000_000.0),
 )}
 
 
@@ -99,7 +102,7 @@ def view() -> dict[str, Any]:
     for p in PREFS.values():
         env = (os.environ.get(p.env) or "").strip()
         out.append({"key": p.key, "env": p.env, "label": p.label, "unit": p.unit, "doc": p.doc,
-                    "default": p.default, "saved": saved.get(p.key), "env_value": env or None,
+                    "default": p.default, "max": p.maximum, "saved": saved.get(p.key), "env_value": env or None,
                     "source": "env" if env else ("file" if saved.get(p.key) is not None else "default")})
     return {"prefs": out, "config_file": str(bridge.config_path())}
 

@@ -66,6 +66,14 @@ test("account status line says where the key comes from and that env wins", () =
   assert.equal(none.at(-1), "Problem: bad URL");
 });
 
+test("account status line says the saved key was removed or is withheld for another host", () => {
+  const cleared = describeAccount({ auth: "none", source: "none", base_url: "http://127.0.0.1:9",
+    credentials_cleared: "The saved API key was removed because the API URL changed." });
+  assert.equal(cleared.at(-1), "The saved API key was removed because the API URL changed.");
+  const held = describeAccount({ auth: "none", source: "none", withheld: "the saved credentials were saved for A" });
+  assert.ok(held.includes("Saved credentials not used: the saved credentials were saved for A."));
+});
+
 test("test connection result", () => {
   const now = Date.parse("2025-01-01T00:00:00Z");
   assert.equal(describeTest({ ok: true, email: "a@b.c", credits: 1000, premiumExpiration: "2030-01-01T00:00:00Z" }, now),

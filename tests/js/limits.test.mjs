@@ -32,3 +32,9 @@ test("a field that is not a number >= 0 is named and nothing is sent", () => {
       /Credit budget: enter a number of credits/);
   }
 });
+
+test("a field past the server's maximum is refused before sending", () => {
+  const capped = { ...cache, max: 1_000_000 };
+  assert.throws(() => limitsForm([capped], { pixel_cache_mb: "1e308" }), /Pixel cache: at most 1,000,000 MB/);
+  assert.deepEqual(limitsForm([capped], { pixel_cache_mb: "1000000" }), { pixel_cache_mb: 1_000_000 });
+});
