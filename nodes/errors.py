@@ -138,3 +138,15 @@ class DownloadError(AliveAIError):
 
 
 # -- errors added for the security and fault review (kept apart so parallel changes merge) --
+
+
+class ResultTooLargeError(AliveAIError):
+    """A result image (or video frame) is larger than the pack decodes, judged from its header
+    before any pixel is decoded. The job is paid for and the file stays where `path` says."""
+
+    hint = ("The file is saved and paid for: open it with an image tool, or load it with Load Result (AliveAI) "
+            "after lowering its size elsewhere.")
+
+    def __init__(self, message: str, *, path: str | None = None, **kw):
+        self.path = path
+        super().__init__(message, **kw)

@@ -39,8 +39,9 @@ def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: 
         return None
     prompt_id = entry["prompt_id"]
     refs = [MediaRef(m["id"], m["type"], prompt_id) for m in entry.get("medias", [])]
-    files = [store.root.parent / m["file"] for m in entry.get("medias", [])]
-    if refs and all(f.is_file() for f in files):
+    # Only files inside this prompt's own result folder count: a cache entry is a file on disk too.
+    files = [store.file_of(prompt_id, m.get("file")) for m in entry.get("medias", [])]
+    if refs and all(f is not None for f in files):
         return JobResult(prompt_id, refs, files, entry.get("seed"))
     try:
         container = client.get_prompt(prompt_id)
