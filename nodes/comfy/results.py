@@ -76,7 +76,8 @@ def download_medias(label: str, client: AliveAIClient, store: ResultStore, promp
     refs, files = [], []
     for i, m in medias:
         path = store.media_path(prompt_id, m.id, m.type, i)
-        if not path.is_file():
+        # Only a regular file of this result's folder counts as downloaded: not a link planted there.
+        if store.file_of(prompt_id, rel_path(store, path)) is None:
             try:
                 client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label)
             except AliveAIError as e:
