@@ -90,36 +90,34 @@ def test_hostile_prompt_ids_from_the_api_get_their_own_folders_and_results(comfy
         assert gets(sim) == before   # from the saved files
 
 
-def legacy_copy(tmp_path: Path, out: dict, legacy_name: str) -> Path:
-    """Move a result to where the previous version saved it (folder = its old `_safe(prompt_id)`)."""
+def only_legacy(tmp_path: Path, out: dict, legacy_name: str) -> None:
+    """Leave nothing in output/ but this result, where the previous version saved it (folder = its
+    old `_safe(prompt_id)`), as that version wrote its sidecar."""
     output = tmp_path / "output"
     entry = out["ui"]["images"][0]
-    new = output / entry["subfolder"]
+    data = (output / entry["subfolder"] / entry["filename"]).read_bytes()
+    side = json.loads((output / entry["subfolder"] / "result.json").read_text())
+    shutil.rmtree(output)
     old = output / "aliveai" / legacy_name
-    if new != old:
-        shutil.move(new, old)
-    side = json.loads((old / "result.json").read_text())
-    for m in side["medias"]:
-        m["file"] = f"aliveai/{legacy_name}/{Path(m['file']).name}"
+    old.mkdir(parents=True)
+    (old / f"00_{out['result'][2]}.png").write_bytes(data)
+    side["medias"][0]["file"] = f"aliveai/{legacy_name}/00_{out['result'][2]}.png"
     (old / "result.json").write_text(json.dumps(side))
-    return old
 
 
 def test_results_saved_by_the_previous_version_are_found_only_for_their_exact_prompt_id(comfy, sim, tmp_path):
     sim.state.faults.set("prompt_id_hostile", 3)
     outs = [run(CREATE, **create_kw(seed=i)) for i in range(3)]     # '..', 'job:42', 'job/42'
     assert sim.state.faults.count("prompt_id_hostile") >= 1
-    shutil.rmtree(tmp_path / "output" / outs[2]["ui"]["images"][0]["subfolder"])   # job/42: only on the API now
-    legacy_copy(tmp_path, outs[1], "job_42")      # job:42 as the previous version saved it
+    only_legacy(tmp_path, outs[1], "job_42")      # job:42 as the previous version saved it; job/42 only on the API
     before = gets(sim)
     loaded = run(LOAD, prompt_id="job:42")
     assert gets(sim) == before                    # back-compat: found on disk
     assert np.array_equal(image_of(loaded), image_of(outs[1]))
     # job/42 had the same old folder name: that sidecar is job:42's, so it is not used
     loaded = run(LOAD, prompt_id="job/42")
-    assert gets(sim) > before
-    assert loaded["result"][3] == outs[2]["result"][2]
     assert np.array_equal(image_of(loaded), image_of(outs[2]))
+    assert loaded["result"][3] == outs[2]["result"][2] and gets(sim) > before
 
 
 def test_an_old_folder_named_dot_dot_is_never_read(comfy, sim, tmp_path):
@@ -128,10 +126,11 @@ def test_an_old_folder_named_dot_dot_is_never_read(comfy, sim, tmp_path):
     out = run(CREATE, **create_kw(seed=1))
     assert sim.state.faults.count("prompt_id_hostile") >= 1 and out["result"][3] == ".."
     output = tmp_path / "output"
+    shutil.rmtree(output)
+    (output / "aliveai").mkdir(parents=True)
     Image.new("RGB", (8, 8), (255, 0, 0)).save(output / "secret.png")
     (output / "result.json").write_text(json.dumps({"prompt_id": "..", "medias": [
         {"id": "x", "type": "IMAGE", "file": "secret.png"}]}))
-    shutil.rmtree(output / out["ui"]["images"][0]["subfolder"])
     loaded = run(LOAD, prompt_id="..")
     assert np.array_equal(image_of(loaded), image_of(out))
 
