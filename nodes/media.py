@@ -205,22 +205,22 @@ def check_pixels(width: int, height: int, what: str, path: str | None = None, li
 
 
 def image_size(src) -> tuple[int, int]:
-    """(width, height) of an encoded image (bytes or a path) from its header alone. Pillow refuses
-    to open a header over twice its own limit: such a PNG's size is read from its IHDR, and any
-    other such image is reported too large with Pillow's words."""
+    """(width, height) of an encoded image (bytes or a path) from its header alone: a PNG's IHDR
+    read here (no Pillow warning for a huge one), any other format through Pillow, which refuses
+    a header over twice its own limit: that is reported too large in Pillow's words."""
     from PIL import Image
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        head = bytes(src[:24])
+    else:
+        with open(src, "rb") as f:
+            head = f.read(24)
+    if len(head) == 24 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     fp = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src
     try:
         with Image.open(fp) as img:
             return img.size
     except Image.DecompressionBombError as e:
-        if isinstance(src, (bytes, bytearray, memoryview)):
-            head = bytes(src[:24])
-        else:
-            with open(src, "rb") as f:
-                head = f.read(24)
-        if len(head) == 24 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
         path = src if isinstance(src, str) else None
         raise ResultTooLargeError(f"a result image is too large to decode ({e})."
                                   + (f" The file is kept: {path}" if path else ""), path=path) from None

@@ -264,3 +264,14 @@ def test_a_video_frame_over_the_limit_is_not_decoded(tmp_path, monkeypatch):
     with pytest.raises(ResultTooLargeError) as info:
         media.video_first_frame(path)
     assert "64x48" in str(info.value) and info.value.path == str(path)
+
+
+def test_the_limit_reads_other_formats_headers_too(tmp_path, monkeypatch):
+    from nodes import media
+    path = tmp_path / "r.jpg"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(path)
+    assert tuple(media.images_from_files([path]).shape) == (1, 30, 40, 3)
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 40 * 30 - 1)
+    with pytest.raises(ResultTooLargeError) as info:
+        media.images_from_files([path])
+    assert "40x30" in str(info.value) and path.is_file()
