@@ -147,3 +147,15 @@ class LocalStateError(AliveAIError):
 
     KEPT = ("The job is paid for and kept: queue the same inputs again (the job is picked up, not paid again) "
             "or run Load Result (AliveAI) with this prompt_id.")
+
+
+class ResultTooLargeError(AliveAIError):
+    """A result image (or video frame) is larger than the pack decodes, judged from its header
+    before any pixel is decoded. The job is paid for and the file stays where `path` says."""
+
+    hint = ("The file is saved and paid for (nothing is charged again): open it with an image tool; the pack "
+            "does not decode images this large into a tensor.")
+
+    def __init__(self, message: str, *, path: str | None = None, **kw):
+        self.path = path
+        super().__init__(message, **kw)

@@ -19,6 +19,11 @@ to IMAGE tensors, and the content-hash cache that keeps one picture from uploadi
   compositing over black would darken every soft edge.
 - A batch shares one size, so a result of another size is resized to the first (Lanczos) with
   one warning, rather than failing a job that was already paid for.
+- Result sizes are untrusted: each file's header is read before anything is decoded, and an
+  image over MAX_IMAGE_PIXELS, or a batch whose tensor would hold over MAX_BATCH_PIXELS, is a
+  ResultTooLargeError naming the file, which stays on disk. Pillow's own bomb check (2x its
+  89 MP warning limit) would only fire after payment with a raw error, and just under it a
+  12000x12000 PNG became a 1.7 GB tensor. Video frames get the same per-image check.
 - VIDEO inputs are duck-typed (get_stream_source / get_container_format / save_to): no
   comfy_api import, and no frame is decoded when the source already is an MP4.
 """
@@ -36,7 +41,7 @@ import zlib
 from collections.abc import Callable
 
 from . import pixel_cache
-from .errors import AliveAIError, ValidationError
+from .errors import AliveAIError, ResultTooLargeError, ValidationError
 
 log = logging.getLogger("aliveai")
 
@@ -45,6 +50,9 @@ _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _TEMP_PREFIX = "aliveai-upload-"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR = {1: 0, 3: 2, 4: 6}   # channels -> PNG colour type: grey, RGB, RGBA
+# 8192x8192 fits exactly; the float32 IMAGE of one such result is 768 MiB, of a full batch 1.5 GiB.
+MAX_IMAGE_PIXELS = 64 << 20
+MAX_BATCH_PIXELS = 128 << 20
 _temp_videos: set[str] = set()
 _temp_lock = threading.Lock()
 
@@ -181,12 +189,64 @@ def _decode_one(src):
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
+def _describe(src, i: int, n: int) -> str:
+    return os.path.basename(src) if isinstance(src, str) else f"{i + 1} of {n}"
+
+
+def check_pixels(width: int, height: int, what: str, path: str | None = None, limit: int | None = None,
+                 per: str = "per image") -> None:
+    """Refuse a picture of width x height over `limit` pixels (MAX_IMAGE_PIXELS), before decoding it."""
+    limit = MAX_IMAGE_PIXELS if limit is None else limit
+    if width * height > limit:
+        raise ResultTooLargeError(
+            f"{what} is {width}x{height} ({width * height / 1e6:.1f} megapixels), over the limit of "
+            f"{limit / 1e6:.1f} megapixels {per}; it was not decoded." + (f" The file is kept: {path}" if path else ""),
+            path=path)
+
+
+def image_size(src) -> tuple[int, int]:
+    """(width, height) of an encoded image (bytes or a path) from its header alone: a PNG's IHDR
+    read here (no Pillow warning for a huge one), any other format through Pillow, which refuses
+    a header over twice its own limit: that is reported too large in Pillow's words."""
+    from PIL import Image
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        head = bytes(src[:24])
+    else:
+        with open(src, "rb") as f:
+            head = f.read(24)
+    if len(head) == 24 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    fp = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else src
+    try:
+        with Image.open(fp) as img:
+            return img.size
+    except Image.DecompressionBombError as e:
+        path = src if isinstance(src, str) else None
+        raise ResultTooLargeError(f"a result image is too large to decode ({e})."
+                                  + (f" The file is kept: {path}" if path else ""), path=path) from None
+
+
 def _decode_batch(sources: list, what: str, pixel_dir=None, pixel_budget: int = 0):
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
     if not sources:
         raise ValidationError(f"No {what} to decode.")
+    # Every header first, so nothing is decoded (and no tensor allocated) for a batch that cannot fit.
+    n = len(sources)
+    for i, src in enumerate(sources):
+        path = src if isinstance(src, str) else None
+        try:
+            width, height = image_size(src)
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise AliveAIError(f"Could not decode {what} {i + 1} of {n}: {e}") from e
+        check_pixels(width, height, f"the result image {_describe(src, i, n)}", path)
+        if i == 0 and n * width * height > MAX_BATCH_PIXELS:   # every item becomes the first one's size
+            folder = os.path.dirname(path) if path else None
+            raise ResultTooLargeError(
+                f"the batch of {n} result images would be {n} x {width}x{height} ({n * width * height / 1e6:.1f} "
+                f"megapixels), over the limit of {MAX_BATCH_PIXELS / 1e6:.1f} megapixels per batch; nothing was "
+                "decoded." + (f" The files are kept in {folder}" if folder else ""), path=folder)
     out = None
     resized = []
     for i, src in enumerate(sources):
@@ -380,6 +440,10 @@ def video_first_frame(path):
     import torch
 
     with av.open(str(path)) as container:
+        if container.streams.video:
+            ctx = container.streams.video[0].codec_context
+            check_pixels(ctx.width or 0, ctx.height or 0, f"the result video {os.path.basename(str(path))}",
+                         str(path))
         for frame in container.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24")
             return torch.from_numpy(np.ascontiguousarray(rgb)).float().div_(255.0).unsqueeze(0)

@@ -356,7 +356,7 @@ def test_a_word_password_does_not_break_the_sidecar_paths(clean_secrets, tmp_pat
     path.parent.mkdir(parents=True)
     path.write_bytes(b"png")
     rel = path.relative_to(store.root.parent).as_posix()
-    store.save_sidecar("sunshine-42", {"medias": [{"file": rel, "media_id": "sunshine"}],
+    store.save_sidecar("sunshine-42", {"medias": [{"id": "m-sunshine", "type": "IMAGE", "file": rel}],
                                        "fields": {"note": "my password is sunshine", "password": "sunshine"}})
     side = store.load_sidecar("sunshine-42")
     assert side["medias"][0]["file"] == rel and side["prompt_id"] == "sunshine-42"

@@ -8,7 +8,7 @@ import threading
 from .. import media
 from ..client import Completed
 from ..client.results import medias_of
-from ..errors import ValidationError
+from ..errors import AliveAIError, ValidationError
 from . import bridge, inputs, results, runtime, session
 from .handles import MEDIA, MediaHandle, MediaRef
 from .outputs import handle_entries, preview_entries, result_images
@@ -124,8 +124,24 @@ def linked_outputs(prompt: dict | None, node_id: str | None) -> set[int]:
     return used
 
 
+LOAD_LABEL = "Load Result (AliveAI)"
+
+
 def load_result(prompt_id: str, unique_id, prompt, stop: threading.Event):
-    label = "Load Result (AliveAI)"
+    """Every failure names this node and the prompt_id (e.g. a result over the pixel limit: its
+    file stays where the error says)."""
+    try:
+        return _load_result(prompt_id, unique_id, prompt)
+    except AliveAIError as e:
+        e.for_node(LOAD_LABEL).with_context(prompt_id=prompt_id)
+        raise
+    except OSError as e:   # the output folder: full, read-only, removed
+        raise AliveAIError(f"could not read or write the result files: {e}", operation=LOAD_LABEL,
+                           prompt_id=prompt_id) from e
+
+
+def _load_result(prompt_id: str, unique_id, prompt):
+    label = LOAD_LABEL
     store = session.store()
     local = store.local_files(prompt_id)
     if local is not None:

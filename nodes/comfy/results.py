@@ -42,8 +42,9 @@ def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: 
         return None
     prompt_id = entry["prompt_id"]
     refs = [MediaRef(m["id"], m["type"], prompt_id) for m in entry.get("medias", [])]
-    files = [store.root.parent / m["file"] for m in entry.get("medias", [])]
-    if refs and all(f.is_file() for f in files):
+    # Only files inside this prompt's own result folder count: a cache entry is a file on disk too.
+    files = [store.file_of(prompt_id, m.get("file")) for m in entry.get("medias", [])]
+    if refs and all(f is not None for f in files):
         return JobResult(prompt_id, refs, files, entry.get("seed"))
     try:
         container = client.get_prompt(prompt_id)
@@ -92,7 +93,8 @@ def download_medias(label: str, client: AliveAIClient, store: ResultStore, promp
     refs, files = [], []
     for i, m in medias:
         path = store.media_path(prompt_id, m.id, m.type, i)
-        if not path.is_file():
+        # Only a regular file of this result's folder counts as downloaded: not a link planted there.
+        if store.file_of(prompt_id, rel_path(store, path)) is None:
             try:
                 client.download(m.url, path, prompt_id=prompt_id, media_id=m.id, operation=label,
                                 max_bytes=download_cap(m.type), should_stop=should_stop or bridge.is_interrupted)

@@ -82,6 +82,12 @@ class Faults:
                                     "(clock skew).")
 
     # -- hostile prompt ids and result files --
+    prompt_id_hostile: int = counter("The next N creates get hostile prompt ids, in turn: '..', 'job:42', 'job/42', "
+                                     "'a\\b', 'CON', '.', 'Job42', 'job42' (a taken one gets '~<n>' appended).")
+    result_png_huge: int = counter("The next N result images are a PNG whose header claims 20000x20000 (over "
+                                   "Pillow's own bomb limit), with a tiny IDAT.")
+    result_png_large: int = counter("The next N result images are a PNG whose header claims 12000x12000 (just "
+                                    "under Pillow's bomb limit), with a tiny IDAT.")
 
     # -- other scenarios --
 

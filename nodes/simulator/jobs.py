@@ -22,7 +22,7 @@ from typing import Any
 from ..api.schema import VIDEO
 from . import views
 from .state import DELETED, DONE, FAILED, REMOVED, RUNNING, Job, Simulator
-from .synth import image_size, make_mp4, make_png
+from .synth import image_size, make_mp4, make_png, png_header_only
 
 log = logging.getLogger("aliveai.simulator")
 
@@ -189,8 +189,15 @@ def produce(sim: Simulator, job: Job) -> list[Output]:
     else:
         w, h = image_size(job.request.get("aspectRatio"), bool(job.request.get("highResolution")))
     for i in range(IMAGE_COUNT.get(job.op.key, 1)):
-        data = make_png(w, h, f"{job.prompt_id}:{job.seed}:{i}", label)
-        outputs.append(Output("IMAGE", ext="png", content_type="image/png", data=data, size=(w, h)))
+        if sim.faults.take("result_png_huge"):
+            size = (20000, 20000)
+        elif sim.faults.take("result_png_large"):
+            size = (12000, 12000)
+        else:
+            data = make_png(w, h, f"{job.prompt_id}:{job.seed}:{i}", label)
+            outputs.append(Output("IMAGE", ext="png", content_type="image/png", data=data, size=(w, h)))
+            continue
+        outputs.append(Output("IMAGE", ext="png", content_type="image/png", data=png_header_only(*size), size=size))
     return outputs
 
 

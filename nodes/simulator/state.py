@@ -33,6 +33,10 @@ DEFAULT_PASSWORD = "sim-password"
 MASK = "***"
 LOG_LIMIT = 5000
 
+# Prompt ids a hostile or broken API could send (fault prompt_id_hostile): traversal, two ids one
+# naive sanitiser maps to one folder, a Windows separator and device name, and case twins.
+HOSTILE_IDS = ("..", "job:42", "job/42", "a\\b", "CON", ".", "Job42", "job42")
+
 QUEUED, RUNNING, DONE, FAILED, REMOVED, DELETED = "QUEUED", "RUNNING", "DONE", "FAILED", "REMOVED", "DELETED"
 PENDING = (QUEUED, RUNNING)
 
@@ -248,11 +252,23 @@ class Simulator:
     def new_job(self, op: Operation, user: User, request: dict[str, Any], seed: str | None,
                 inputs: dict[str, list[str]]) -> Job:
         pid = self.new_id("prompt", op.key)
+        if self.faults.take("prompt_id_hostile"):
+            pid = self._hostile_id()
         seed = seed or str(int(hashlib.sha256(pid.encode()).hexdigest()[:15], 16) % 10 ** 12)
         job = Job(prompt_id=pid, op=op, owner=user.id, request={**request, "seed": seed}, seed=seed,
                   seq=self._seq, inputs=inputs, created=self.now())
         self.jobs[pid] = job
         return job
+
+    def _hostile_id(self) -> str:
+        """The next of HOSTILE_IDS in turn (fault prompt_id_hostile), unique among this simulator's jobs."""
+        n = self.faults.count("prompt_id_hostile")
+        pid = HOSTILE_IDS[(n - 1) % len(HOSTILE_IDS)]
+        base, k = pid, 1
+        while pid in self.jobs:
+            k += 1
+            pid = f"{base}~{k}"
+        return pid
 
     def job_for(self, user: User, prompt_id: str) -> Job | None:
         job = self.jobs.get(prompt_id)

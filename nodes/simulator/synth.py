@@ -140,3 +140,19 @@ def png_size(blob: bytes) -> tuple[int, int]:
     if len(blob) < 24 or blob[:8] != _PNG_SIGNATURE or blob[12:16] != b"IHDR":
         raise ValueError("Not a PNG (no signature and IHDR chunk)")
     return int.from_bytes(blob[16:20], "big"), int.from_bytes(blob[20:24], "big")
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height but whose IDAT holds one row of zeros: what a
+    decompression bomb or a broken encoder looks like before decoding. Only the header is
+    honest; a reader that checks sizes from it never needs the missing pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+    _check_size(width, height)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(bytes(1 + 3 * min(width, 64)))
+    return _PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
