@@ -12,7 +12,7 @@ from ..client import Completed, Media
 from ..client import download as transfer
 from ..client.client import AliveAIClient
 from ..client.results import medias_of
-from ..errors import AliveAIError, ConfigError
+from ..errors import AliveAIError, ConfigError, NotFoundError
 from ..request_cache import RequestCache
 from ..store import ResultStore
 from . import bridge, prefs
@@ -34,9 +34,11 @@ def rel_path(store: ResultStore, path: Path) -> str:
 
 
 def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: RequestCache,
-                  key: str) -> JobResult | None:
+                  key: str, should_stop: Callable[[], bool] | None = None) -> JobResult | None:
     """The stored result of an identical earlier request: from disk when its files are there,
-    else downloaded again from its prompt (no new job). None when there is none."""
+    else downloaded again from its prompt (no new job). None when there is none. Only an answer
+    that the prompt is unknown drops the entry: an unreachable API is an error, not a reason to pay
+    for the same request again."""
     entry = cache.get(key)
     if not entry:
         return None
@@ -48,22 +50,26 @@ def cached_result(label: str, client: AliveAIClient, store: ResultStore, cache: 
         return JobResult(prompt_id, refs, files, entry.get("seed"))
     try:
         container = client.get_prompt(prompt_id)
-    except AliveAIError as e:
+    except NotFoundError as e:
         log.info("AliveAI %s: cached prompt %s is gone (%s); running a new job", label, prompt_id, e)
         cache.forget(key)
         return None
+    except AliveAIError as e:
+        raise e.with_context(prompt_id=prompt_id) from None
     wanted = {r.media_id for r in refs}
     medias = [(i, m) for i, m in enumerate(medias_of(container)) if m.id in wanted]
     if not medias:
         cache.forget(key)
         return None
-    refs, files = download_medias(label, client, store, prompt_id, medias)
+    refs, files = download_medias(label, client, store, prompt_id, medias, should_stop=should_stop)
     return JobResult(prompt_id, refs, files, entry.get("seed"))
 
 
 def save_result(op_key: str, label: str, client: AliveAIClient, store: ResultStore, prompt_id: str, done: Completed,
-                request: dict | None = None, seed: str | None = None) -> JobResult:
-    refs, files = download_medias(label, client, store, prompt_id, list(enumerate(done.medias)))
+                request: dict | None = None, seed: str | None = None,
+                should_stop: Callable[[], bool] | None = None) -> JobResult:
+    refs, files = download_medias(label, client, store, prompt_id, list(enumerate(done.medias)),
+                                  should_stop=should_stop)
     recorded = [{"id": r.media_id, "type": r.media_type, "file": rel_path(store, p)}
                 for r, p in zip(refs, files, strict=True)]
     store.save_sidecar(prompt_id, {"operation": op_key, "medias": recorded, "request": request or {}, "seed": seed})

@@ -161,7 +161,7 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
             job.seed, vals = entry.get("seed"), entry.get("request") or vals
             status.update(index, f"following unfinished prompt {job.prompt_id}")
         else:
-            hit = cached_result(label, client, store, cache, key)
+            hit = cached_result(label, client, store, cache, key, should_stop)
             if hit is not None:
                 status.update(index, f"cached result · prompt {hit.prompt_id}")
                 return hit
@@ -219,7 +219,8 @@ def follow(op: Operation, label: str, client: AliveAIClient, store: ResultStore,
     record(cache, key, {"prompt_id": job.prompt_id, "seed": job.seed, "medias": [
         {"id": m.id, "type": m.type, "file": rel_path(store, store.media_path(job.prompt_id, m.id, m.type, i))}
         for i, m in enumerate(done.medias)]}, status)
-    return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed)
+    return save_result(op.key, label, client, store, job.prompt_id, done, request=vals, seed=job.seed,
+                       should_stop=should_stop)
 
 
 def record(cache: RequestCache, key: str, entry: dict, status: Status) -> None:

@@ -1,0 +1,28 @@
+"""Trust findings that sit between the areas: a cached request whose files were deleted is never
+paid for again because the API could not be reached for a moment."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from support import CREATE, create_kw, creates, fast_client, run
+
+from nodes.errors import AliveAIError
+
+
+def test_an_unreachable_api_does_not_turn_a_cached_request_into_a_new_job(comfy, sim, tmp_path, monkeypatch):
+    fast_client(monkeypatch)
+    first = run(CREATE, unique_id="1", **create_kw())
+    pid = first["result"][3]
+    shutil.rmtree(tmp_path / "output")                      # the files are gone: the cache must ask the API
+    from nodes import pixel_cache
+    pixel_cache.DECODED.clear()
+    sim.state.faults.set("http_503", 1000)                  # ...which does not answer for now
+    with pytest.raises(AliveAIError) as e:
+        run(CREATE, unique_id="1", **create_kw())
+    assert sim.state.faults.count("http_503") >= 1
+    assert creates(sim) == 1                                # not a second, paid job
+    assert pid in str(e.value) and "Create Image (AliveAI)" in str(e.value)
+    sim.state.faults.set("http_503", 0)
+    again = run(CREATE, unique_id="1", **create_kw())       # back: the same job's result, downloaded again
+    assert again["result"][3] == pid and creates(sim) == 1
