@@ -26,6 +26,7 @@ from ..api.schema import Operation
 from ..errors import (AliveAIError, ApiError, JobCancelledError, JobFailedError, JobTimeoutError, NetworkError,
                       NotFoundError, RateLimitError)
 from .events import Completed, Event, Failed, Notice, Running, Waiting, status_of
+from .prompt_socket import Ended, FrameReader, close_socket, open_socket
 from .results import medias_of, pick_results
 from .retry import RETRY_STATUSES, backoff
 
@@ -111,6 +112,7 @@ class _Follow:
         self.t0 = time.monotonic()
         self.run_started: float | None = None
         self.last_status: Event | None = None
+        self.last_notice: Notice | None = None
 
     # Running time only: the queue wait is shown, never counted (API.md §7.1.7).
     def _check_timeout(self) -> None:
@@ -154,8 +156,7 @@ class _Follow:
         for attempt in (0, 1):
             header = auth.header()
             try:
-                return websocket.create_connection(url, header=[f"Authorization: {header}"], timeout=self.heartbeat,
-                                                   enable_multithread=True)
+                return open_socket(url, header, timeout=self.heartbeat)
             except websocket.WebSocketBadStatusException as e:
                 # An access token that expired mid-job: log in again once, as HTTP calls do.
                 if getattr(e, "status_code", None) == 401 and attempt == 0 and auth.renew(header):
@@ -175,6 +176,7 @@ class _Follow:
             try:
                 conn = self._connect()
             except (websocket.WebSocketException, OSError, NetworkError) as e:
+                # A refused or redirected handshake (a redirect is never followed), or no answer.
                 failures += 1
                 log.info("AliveAI %s: websocket not available (%s), attempt %d", self.job.prompt_id,
                          type(e).__name__, failures)
@@ -198,46 +200,57 @@ class _Follow:
                 failures += 1
                 yield from self._sleep(backoff(failures, base=0.5, cap=8.0))
             finally:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken socket may raise anything; it's gone either way
-                    pass
+                close_socket(conn)
         log.warning("AliveAI %s: websocket kept failing, polling instead", self.job.prompt_id)
         return False
 
     def _read(self, conn: websocket.WebSocket) -> Iterator[Event]:
-        import websocket
-
-        last_ping = last_heard = time.monotonic()
-        while not self.job._stop.is_set():
-            try:
-                frame = conn.recv()
-            except websocket.WebSocketTimeoutException:
-                if time.monotonic() - last_ping > PING_EVERY:
+        """Follow the socket on a clock: at least once a heartbeat, whatever the socket sends (a
+        flood, `{}` keep-alives, one frame a byte at a time, nothing), check Job.stop(), the
+        running-time limit and the silence timer, and yield (a Waiting when nothing else went
+        out), so the caller can check its own interrupt. Only news resets the silence timer:
+        frames that change nothing (the same queue position again, `{}`) do not."""
+        reader = FrameReader(conn, self.job.prompt_id)
+        try:
+            now = time.monotonic()
+            last_ping = last_news = last_yield = now
+            while not self.job._stop.is_set():
+                item = reader.get(timeout=min(self.heartbeat, last_yield + self.heartbeat - now))
+                if isinstance(item, Ended):
+                    log.info("AliveAI %s: websocket ended (%s)", self.job.prompt_id, item.why)
+                    return False
+                if item is not None:
+                    for ev in self._from_frame(item):
+                        yield ev
+                        last_news = last_yield = time.monotonic()
+                        if isinstance(ev, (Completed, Failed)):
+                            return True
+                now = time.monotonic()
+                if now - last_ping > PING_EVERY:
                     conn.ping()
-                    last_ping = time.monotonic()
-                if time.monotonic() - last_heard > SILENT_CHECK:
-                    last_heard = time.monotonic()
+                    last_ping = now
+                if now - last_news > SILENT_CHECK:
+                    # Quiet (or only noise) for a while: an open socket that stopped delivering
+                    # events looks exactly like a long queue, so read the job's state.
                     ended = yield from self._probe()
                     if ended:
                         return True
-                yield self._waiting()
-                continue
-            except (websocket.WebSocketException, OSError):
-                return False
-            if not frame:
-                return False  # closed by the server
-            last_heard = time.monotonic()
-            try:
-                data = json.loads(frame)
-            except ValueError:
-                log.warning("AliveAI %s: ignoring a malformed websocket frame", self.job.prompt_id)
-                continue
-            for ev in self._from_event(data):
-                yield ev
-                if isinstance(ev, (Completed, Failed)):
-                    return True
-        return True
+                    now = last_news = time.monotonic()
+                self._check_timeout()
+                if now - last_yield >= self.heartbeat:
+                    yield self._waiting()
+                    now = last_yield = time.monotonic()
+            return True
+        finally:
+            reader.close()
+
+    def _from_frame(self, frame: str | bytes) -> Iterator[Event]:
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            log.warning("AliveAI %s: ignoring a malformed websocket frame", self.job.prompt_id)
+            return
+        yield from self._from_event(data)
 
     def _from_event(self, data: Any) -> Iterator[Event]:
         if not isinstance(data, dict):
@@ -255,7 +268,10 @@ class _Follow:
             return
         if data.get("isSystem"):
             if data.get("message"):
-                yield Notice(str(data["message"]))
+                notice = Notice(str(data["message"]))
+                if notice != self.last_notice:    # the same notice again is no news
+                    self.last_notice = notice
+                    yield notice
             return
         ev = status_of(data.get("queuePosition"), data.get("progress"))
         if ev is not None:
@@ -331,7 +347,8 @@ class _Follow:
             left = end - time.monotonic()
             if left <= 0:
                 return
-            time.sleep(min(self.heartbeat, left))
+            if self.job._stop.wait(min(self.heartbeat, left)):
+                return
             yield self._waiting()
 
     def _check_gone(self) -> Completed | Failed | None:
