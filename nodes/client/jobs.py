@@ -45,6 +45,7 @@ GONE_GRACE_POLLS = 4       # polls a job may be absent from the queue without me
 GONE_RECHECK = 1.0         # seconds between the two looks of _check_gone
 PING_EVERY = 25.0
 SILENT_CHECK = 10.0        # seconds without a websocket frame before Get Pending / Get Prompt are read
+API_MESSAGE_MAX = 500      # characters of an API error message kept in our error text
 OFFLINE_LIMIT = 300.0      # seconds of network errors while polling before giving up (the job goes on remotely)
 
 
@@ -257,6 +258,8 @@ class _Follow:
             return
         if data.get("isError"):
             msg = str(data.get("message") or "the job failed")
+            if len(msg) > API_MESSAGE_MAX:   # the API's text goes into our error: never a megabyte of it
+                msg = msg[:API_MESSAGE_MAX] + f"… ({len(msg)} characters)"
             etype = data.get("errorType")
             yield Failed(JobFailedError(f"AliveAI reported an error: {msg}" + (f" ({etype})" if etype else ""),
                                         error_type=etype, operation=self.job.op.name, prompt_id=self.job.prompt_id,

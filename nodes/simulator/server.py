@@ -145,7 +145,7 @@ def _refuse_socket(sim: Simulator, request: web.Request) -> web.Response | None:
     if sim.faults.on("ws_redirect"):
         # A redirect on the handshake: a client that follows it carries its Authorization header
         # to whatever host Location names (a test points `ws_redirect_to` at a listener of its own).
-        target = getattr(sim, "ws_redirect_to", None) or str(request.url)
+        target = getattr(sim, "ws_redirect_to", None) or str(request.url.with_scheme("ws"))
         return web.Response(status=307, headers={"Location": target})
     return None
 
