@@ -6,10 +6,14 @@ the API says nothing for minutes), then Completed(medias) or Failed(error).
 
 It listens on the prompt websocket and, because a job that finishes before we connect may never
 send an event (API.md §6.1), reads the job's state (Get Pending, then Get Prompt once it is no
-longer pending) after every (re)connect, and again whenever the socket has been silent for
-SILENT_CHECK seconds (an open socket that stopped delivering events looks exactly like a long
-queue). A dropped socket is reopened with backoff (a 401 on the handshake logs in again once);
-after repeated failures it polls Get Pending + Get Prompt instead. A job is never abandoned while
+longer pending) after every (re)connect, and again whenever the socket has brought no news for
+SILENT_CHECK seconds (an open socket that stopped delivering events, or only repeats itself, looks
+exactly like a long queue). Following runs on a clock, not on frames: frames are read in a thread
+of their own (prompt_socket.FrameReader) and the follower waits at most one heartbeat for one, so
+Job.stop(), the silence check and the running-time limit are checked, and something is yielded,
+at least once a heartbeat whatever the socket sends. A dropped socket is reopened with backoff
+(a 401 on the handshake logs in again once; a redirect is never followed); after repeated
+failures it polls Get Pending + Get Prompt instead. A job is never abandoned while
 queued: only running time counts against `running_timeout`, and while polling, network errors and
 5xx answers are ridden out for up to OFFLINE_LIMIT seconds (a server restart).
 """
