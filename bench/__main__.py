@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import concurrency, imports, overhead, progress, video
+from . import cancel, concurrency, imports, overhead, progress, video
 from .env import ERROR, Row
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.md"
@@ -36,6 +36,7 @@ def figures(quick: bool) -> list[tuple[str, Callable[[Path], list[Row]]]]:
                                                       reps=1 if quick else 2)),
         ("video memory", lambda d: video.measure(d, (5 if quick else 50) * 10**6)),
         ("import time", lambda d: imports.measure(3 if quick else 7)),
+        ("cancel latency under a frame flood", lambda d: cancel.measure(d, 3 if quick else 10)),
     ]
 
 

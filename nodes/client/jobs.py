@@ -6,10 +6,14 @@ the API says nothing for minutes), then Completed(medias) or Failed(error).
 
 It listens on the prompt websocket and, because a job that finishes before we connect may never
 send an event (API.md §6.1), reads the job's state (Get Pending, then Get Prompt once it is no
-longer pending) after every (re)connect, and again whenever the socket has been silent for
-SILENT_CHECK seconds (an open socket that stopped delivering events looks exactly like a long
-queue). A dropped socket is reopened with backoff (a 401 on the handshake logs in again once);
-after repeated failures it polls Get Pending + Get Prompt instead. A job is never abandoned while
+longer pending) after every (re)connect, and again whenever the socket has brought no news for
+SILENT_CHECK seconds (an open socket that stopped delivering events, or only repeats itself, looks
+exactly like a long queue). Following runs on a clock, not on frames: frames are read in a thread
+of their own (prompt_socket.FrameReader) and the follower waits at most one heartbeat for one, so
+Job.stop(), the silence check and the running-time limit are checked, and something is yielded,
+at least once a heartbeat whatever the socket sends. A dropped socket is reopened with backoff
+(a 401 on the handshake logs in again once; a redirect is never followed); after repeated
+failures it polls Get Pending + Get Prompt instead. A job is never abandoned while
 queued: only running time counts against `running_timeout`, and while polling, network errors and
 5xx answers are ridden out for up to OFFLINE_LIMIT seconds (a server restart).
 """
@@ -26,6 +30,7 @@ from ..api.schema import Operation
 from ..errors import (AliveAIError, ApiError, JobCancelledError, JobFailedError, JobTimeoutError, NetworkError,
                       NotFoundError, RateLimitError)
 from .events import Completed, Event, Failed, Notice, Running, Waiting, status_of
+from .prompt_socket import Ended, FrameReader, close_socket, open_socket
 from .results import medias_of, pick_results
 from .retry import RETRY_STATUSES, backoff
 
@@ -44,6 +49,7 @@ GONE_GRACE_POLLS = 4       # polls a job may be absent from the queue without me
 GONE_RECHECK = 1.0         # seconds between the two looks of _check_gone
 PING_EVERY = 25.0
 SILENT_CHECK = 10.0        # seconds without a websocket frame before Get Pending / Get Prompt are read
+API_MESSAGE_MAX = 500      # characters of an API error message kept in our error text
 OFFLINE_LIMIT = 300.0      # seconds of network errors while polling before giving up (the job goes on remotely)
 
 
@@ -111,6 +117,7 @@ class _Follow:
         self.t0 = time.monotonic()
         self.run_started: float | None = None
         self.last_status: Event | None = None
+        self.last_notice: Notice | None = None
 
     # Running time only: the queue wait is shown, never counted (API.md §7.1.7).
     def _check_timeout(self) -> None:
@@ -154,8 +161,7 @@ class _Follow:
         for attempt in (0, 1):
             header = auth.header()
             try:
-                return websocket.create_connection(url, header=[f"Authorization: {header}"], timeout=self.heartbeat,
-                                                   enable_multithread=True)
+                return open_socket(url, header, timeout=self.heartbeat)
             except websocket.WebSocketBadStatusException as e:
                 # An access token that expired mid-job: log in again once, as HTTP calls do.
                 if getattr(e, "status_code", None) == 401 and attempt == 0 and auth.renew(header):
@@ -175,6 +181,7 @@ class _Follow:
             try:
                 conn = self._connect()
             except (websocket.WebSocketException, OSError, NetworkError) as e:
+                # A refused or redirected handshake (a redirect is never followed), or no answer.
                 failures += 1
                 log.info("AliveAI %s: websocket not available (%s), attempt %d", self.job.prompt_id,
                          type(e).__name__, failures)
@@ -198,52 +205,65 @@ class _Follow:
                 failures += 1
                 yield from self._sleep(backoff(failures, base=0.5, cap=8.0))
             finally:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken socket may raise anything; it's gone either way
-                    pass
+                close_socket(conn)
         log.warning("AliveAI %s: websocket kept failing, polling instead", self.job.prompt_id)
         return False
 
     def _read(self, conn: websocket.WebSocket) -> Iterator[Event]:
-        import websocket
-
-        last_ping = last_heard = time.monotonic()
-        while not self.job._stop.is_set():
-            try:
-                frame = conn.recv()
-            except websocket.WebSocketTimeoutException:
-                if time.monotonic() - last_ping > PING_EVERY:
+        """Follow the socket on a clock: at least once a heartbeat, whatever the socket sends (a
+        flood, `{}` keep-alives, one frame a byte at a time, nothing), check Job.stop(), the
+        running-time limit and the silence timer, and yield (a Waiting when nothing else went
+        out), so the caller can check its own interrupt. Only news resets the silence timer:
+        frames that change nothing (the same queue position again, `{}`) do not."""
+        reader = FrameReader(conn, self.job.prompt_id)
+        try:
+            now = time.monotonic()
+            last_ping = last_news = last_yield = now
+            while not self.job._stop.is_set():
+                item = reader.get(timeout=min(self.heartbeat, last_yield + self.heartbeat - now))
+                if isinstance(item, Ended):
+                    log.info("AliveAI %s: websocket ended (%s)", self.job.prompt_id, item.why)
+                    return False
+                if item is not None:
+                    for ev in self._from_frame(item):
+                        yield ev
+                        last_news = last_yield = time.monotonic()
+                        if isinstance(ev, (Completed, Failed)):
+                            return True
+                now = time.monotonic()
+                if now - last_ping > PING_EVERY:
                     conn.ping()
-                    last_ping = time.monotonic()
-                if time.monotonic() - last_heard > SILENT_CHECK:
-                    last_heard = time.monotonic()
+                    last_ping = now
+                if now - last_news > SILENT_CHECK:
+                    # Quiet (or only noise) for a while: an open socket that stopped delivering
+                    # events looks exactly like a long queue, so read the job's state.
                     ended = yield from self._probe()
                     if ended:
                         return True
-                yield self._waiting()
-                continue
-            except (websocket.WebSocketException, OSError):
-                return False
-            if not frame:
-                return False  # closed by the server
-            last_heard = time.monotonic()
-            try:
-                data = json.loads(frame)
-            except ValueError:
-                log.warning("AliveAI %s: ignoring a malformed websocket frame", self.job.prompt_id)
-                continue
-            for ev in self._from_event(data):
-                yield ev
-                if isinstance(ev, (Completed, Failed)):
-                    return True
-        return True
+                    now = last_news = time.monotonic()
+                self._check_timeout()
+                if now - last_yield >= self.heartbeat:
+                    yield self._waiting()
+                    now = last_yield = time.monotonic()
+            return True
+        finally:
+            reader.close()
+
+    def _from_frame(self, frame: str | bytes) -> Iterator[Event]:
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            log.warning("AliveAI %s: ignoring a malformed websocket frame", self.job.prompt_id)
+            return
+        yield from self._from_event(data)
 
     def _from_event(self, data: Any) -> Iterator[Event]:
         if not isinstance(data, dict):
             return
         if data.get("isError"):
             msg = str(data.get("message") or "the job failed")
+            if len(msg) > API_MESSAGE_MAX:   # the API's text goes into our error: never a megabyte of it
+                msg = msg[:API_MESSAGE_MAX] + f"… ({len(msg)} characters)"
             etype = data.get("errorType")
             yield Failed(JobFailedError(f"AliveAI reported an error: {msg}" + (f" ({etype})" if etype else ""),
                                         error_type=etype, operation=self.job.op.name, prompt_id=self.job.prompt_id,
@@ -255,7 +275,10 @@ class _Follow:
             return
         if data.get("isSystem"):
             if data.get("message"):
-                yield Notice(str(data["message"]))
+                notice = Notice(str(data["message"]))
+                if notice != self.last_notice:    # the same notice again is no news
+                    self.last_notice = notice
+                    yield notice
             return
         ev = status_of(data.get("queuePosition"), data.get("progress"))
         if ev is not None:
@@ -331,7 +354,8 @@ class _Follow:
             left = end - time.monotonic()
             if left <= 0:
                 return
-            time.sleep(min(self.heartbeat, left))
+            if self.job._stop.wait(min(self.heartbeat, left)):
+                return
             yield self._waiting()
 
     def _check_gone(self) -> Completed | Failed | None:

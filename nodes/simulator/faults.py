@@ -64,6 +64,14 @@ class Faults:
                                      "works).")
     slow_seconds: float = seconds("Every HTTP answer is delayed by this many seconds (after the work is done).")
     # -- the websocket as an adversary (following a job) --
+    ws_flood: bool = flag("Prompt websockets repeat the job's state as it was when they opened, every 0.05 s while "
+                          "this is on, and deliver no real event (not even the completion).")
+    ws_keepalive_spam: bool = flag("Prompt websockets send `{}` every 0.05 s while this is on, and deliver no real "
+                                   "event (not even the completion).")
+    ws_redirect: bool = flag("Websocket handshakes are answered 307 Temporary Redirect, to the simulator's "
+                             "`ws_redirect_to` when set (another host), else to the same URL.")
+    ws_big_frame: bool = flag("A prompt websocket first sends one 4 MiB text frame (a JSON error event whose "
+                              "message is 4 MiB long), then the job's events as usual.")
 
     # -- downloads, answers and waits as an adversary --
     download_endless: bool = flag("Downloads stream bytes without a Content-Length and never end (until the client "

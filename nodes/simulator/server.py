@@ -146,8 +146,26 @@ async def not_simulated(call: Call) -> web.StreamResponse:
     raise Reply(501, f"The simulator has no behaviour for {call.op.name} ({call.op.key}) yet")
 
 
-def _refuse_socket(sim: Simulator) -> web.Response | None:
-    return detail(503, "Service unavailable (simulated)") if sim.faults.on("ws_refuse") else None
+FLOOD_EVERY = 0.05                 # seconds between the frames of ws_flood / ws_keepalive_spam
+BIG_FRAME = 4 * 1024 * 1024        # the message length of ws_big_frame's frame
+
+
+def _refuse_socket(sim: Simulator, request: web.Request) -> web.Response | None:
+    if sim.faults.on("ws_refuse"):
+        return detail(503, "Service unavailable (simulated)")
+    if sim.faults.on("ws_redirect"):
+        # A redirect on the handshake: a client that follows it carries its Authorization header
+        # to whatever host Location names (a test points `ws_redirect_to` at a listener of its own).
+        target = getattr(sim, "ws_redirect_to", None) or str(request.url.with_scheme("ws"))
+        return web.Response(status=307, headers={"Location": target})
+    return None
+
+
+async def _spam(sim: Simulator, queue: asyncio.Queue, name: str, frame: dict[str, Any]) -> None:
+    """ws_flood / ws_keepalive_spam: the same frame, again and again, while the fault is on."""
+    while sim.faults.on(name):
+        queue.put_nowait(frame)
+        await asyncio.sleep(FLOOD_EVERY)
 
 
 async def _serve_socket(request: web.Request, queue: asyncio.Queue, on_event: Any) -> web.WebSocketResponse:
@@ -181,7 +199,7 @@ async def _serve_socket(request: web.Request, queue: asyncio.Queue, on_event: An
 
 async def prompt_socket(request: web.Request) -> web.StreamResponse:
     sim, engine = request.app[SIM], request.app[ENGINE]
-    if (refused := _refuse_socket(sim)) is not None:
+    if (refused := _refuse_socket(sim, request)) is not None:
         return refused
     user, why = sim.authenticate(request.headers.get("Authorization"))
     if user is None:
@@ -189,14 +207,23 @@ async def prompt_socket(request: web.Request) -> web.StreamResponse:
     job = sim.job_for(user, request.match_info["promptId"])
     if job is None:
         raise Reply(404, "Prompt not found")
-    # A silent socket is never subscribed: it stays open (pings work) and says nothing.
-    queue = asyncio.Queue() if sim.faults.on("ws_silent") else engine.subscribe(engine.prompt_subs, job.prompt_id)
+    # A silent or spamming socket is never subscribed: it stays open (pings work) and delivers no
+    # real event; the spam is the job's state at connection time, or `{}`, over and over.
+    spam = next((name for name in ("ws_flood", "ws_keepalive_spam") if sim.faults.on(name)), None)
+    silent = spam is not None or sim.faults.on("ws_silent")
+    queue = asyncio.Queue() if silent else engine.subscribe(engine.prompt_subs, job.prompt_id)
+    if sim.faults.on("ws_big_frame"):
+        queue.put_nowait({**views.event(sim, job), "isError": True, "message": "x" * BIG_FRAME})
     if sim.config.replay_on_connect:
         queue.put_nowait(views.event(sim, job))
     sim.counters.ws_connections += 1
+    spammer = None
+    if spam is not None:
+        frame = views.event(sim, job) if spam == "ws_flood" else {}
+        spammer = asyncio.get_running_loop().create_task(_spam(sim, queue, spam, frame))
 
     async def maybe_drop(ws: web.WebSocketResponse, event: dict[str, Any]) -> bool:
-        running = event["queuePosition"] == 0 and not (event["isComplete"] or event["isError"])
+        running = event.get("queuePosition") == 0 and not (event.get("isComplete") or event.get("isError"))
         if running and sim.faults.on("ws_drop"):
             await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"Simulated connection drop")
             return True
@@ -205,12 +232,15 @@ async def prompt_socket(request: web.Request) -> web.StreamResponse:
     try:
         return await _serve_socket(request, queue, maybe_drop)
     finally:
+        if spammer is not None:
+            spammer.cancel()
+            await asyncio.gather(spammer, return_exceptions=True)
         engine.unsubscribe(engine.prompt_subs, job.prompt_id, queue)
 
 
 async def user_socket(request: web.Request) -> web.StreamResponse:
     sim, engine = request.app[SIM], request.app[ENGINE]
-    if (refused := _refuse_socket(sim)) is not None:
+    if (refused := _refuse_socket(sim, request)) is not None:
         return refused
     user = sim.user_for_token(request.query.get("token"))
     if user is None:
