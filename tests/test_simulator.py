@@ -464,13 +464,16 @@ def test_fault_slow_seconds(sim):
 def test_faults_admin_route_and_parsing(sim):
     r = requests.post(sim.base_url + "/_sim/faults", json={"http_500": 1, "job_error": "true"}, timeout=T)
     assert r.json()["faults"]["http_500"] == 1 and sim.state.faults.job_error is True
+    assert call(sim, "get_pending").status_code == 500 and sim.state.faults.on("job_error")   # set means played
+    assert_injected(sim, "http_500", "job_error")
     assert requests.post(sim.base_url + "/_sim/faults", json={"nope": 1}, timeout=T).status_code == 400
     requests.delete(sim.base_url + "/_sim/faults", timeout=T)
     assert sim.state.faults.as_dict() == Faults().as_dict()
     f = Faults()
     f.apply("http_429=3")
     f.apply("ws_drop")
-    assert f.http_429 == 3 and f.ws_drop and [f.take("http_429") for _ in range(4)] == [True, True, True, False]
+    assert f.http_429 == 3 and f.on("ws_drop") and [f.take("http_429") for _ in range(4)] == [True, True, True, False]
+    assert_injected(f, "http_429", "ws_drop")
     with pytest.raises(ValueError):
         f.apply("nonsense")
 
@@ -544,7 +547,7 @@ def test_fault_injections_are_reported_by_the_admin_route(sim):
     import requests
 
     sim.state.faults.set("http_503", 1)
-    requests.get(sim.base_url + "/members/me", headers=sim.headers, timeout=5)
+    assert requests.get(sim.base_url + "/members/me", headers=sim.headers, timeout=5).status_code == 503
     got = requests.get(sim.base_url + "/_sim/faults", timeout=5).json()
     assert got["injected"] == {"http_503": 1}
     assert_injected(sim, "http_503")
