@@ -135,7 +135,7 @@ def _pytest(args: list[str]) -> int:
 
 def files_that_set_faults() -> list[str]:
     """Test files that could set a fault (a cheap text filter; the recording run decides)."""
-    words = ("faults", "--fault", "faults=")
+    words = (".faults", "--fault", "faults=", "/_sim/faults")
     return sorted(str(p.relative_to(ROOT)) for p in TESTS.glob("test_*.py")
                   if any(w in p.read_text("utf-8") for w in words))
 
