@@ -50,6 +50,18 @@ def fast_client(monkeypatch) -> None:
     monkeypatch.setattr(session, "AliveAIClient", lambda s, **kw: AliveAIClient(s, **{**kw, "backoff_factor": 0.01}))
 
 
+def assert_injected(sim, *names: str) -> None:
+    """Each named fault was really played at least once (counted by the simulator's `take`/`on`).
+
+    Every test that sets a fault calls this for each fault it sets, so a scenario that silently
+    stops being played fails its test instead of passing for the wrong reason
+    (test_reliability.py's `test_every_fault_test_asserts_its_injections` checks that statically).
+    `sim` is a SimulatorThread, a Simulator or a Faults."""
+    faults = sim.state.faults if hasattr(sim, "state") else getattr(sim, "faults", sim)
+    missing = {name: faults.count(name) for name in names if faults.count(name) < 1}
+    assert not missing, f"fault(s) set but never injected: {', '.join(missing)}"
+
+
 def creates(sim) -> int:
     return sum(sim.state.counters.creates.values())
 

@@ -5,12 +5,14 @@ counter and credit balance). The README's "Reliability" table lists these tests.
 """
 from __future__ import annotations
 
+import ast
 import threading
 import time
 
 import pytest
 import torch
-from support import CREATE, EDIT, create_kw, creates, defaults, fast_client, image, later, run, running, wait_for
+from support import (CREATE, EDIT, assert_injected, create_kw, creates, defaults, fast_client, image, later, run,
+                     running, wait_for)
 
 from nodes.comfy import bridge, spend
 from nodes.errors import (ApiError, BudgetError, ConfigError, DownloadError, JobFailedError, JobTimeoutError,
@@ -68,6 +70,7 @@ def test_websocket_refused_falls_back_to_polling(node, sim, monkeypatch):
     assert img.shape[0] == 1 and img.shape[-1] == 3
     assert sim.state.counters.ws_connections == 0
     assert len(sim.state.requests_for("get_pending")) >= 1
+    assert_injected(sim, "ws_refuse")
     assert_one_image_job(sim, pid)
 
 
@@ -76,6 +79,7 @@ def test_websocket_dropped_mid_job_reconnects(node, sim):
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
     assert sim.state.counters.ws_connections >= 2          # reconnected after the drop
+    assert_injected(sim, "ws_drop")
     assert_one_image_job(sim, pid)
 
 
@@ -87,6 +91,7 @@ def test_silent_websocket_still_finishes_from_get_prompt(node, sim):
     assert sim.state.counters.ws_connections == 1           # the socket stayed open...
     assert len(sim.state.requests_for("get_pending")) >= 2  # ...so the job was looked at while it was quiet
     assert len(sim.state.requests_for("get_prompt")) >= 1
+    assert_injected(sim, "ws_silent")
     assert_one_image_job(sim, pid)
 
 
@@ -98,6 +103,7 @@ def test_http_5xx_bursts_are_retried_on_safe_requests(node, sim):
     seen = [e.status for e in sim.state.log]
     assert {500, 502, 503} <= set(seen)                       # the burst happened...
     assert sim.state.faults.as_dict()["http_503"] == 0
+    assert_injected(sim, "http_500", "http_502", "http_503")
     assert_one_image_job(sim, pid)                            # ...and cost nothing extra
 
 
@@ -106,27 +112,30 @@ def test_http_5xx_that_does_not_end_is_one_clear_error(node, sim, monkeypatch):
 
     monkeypatch.setattr(jobs, "WS_MAX_FAILURES", 0)
     monkeypatch.setattr(jobs, "OFFLINE_LIMIT", 0.6)
+    monkeypatch.setenv("ALIVEAI_RUNNING_TIMEOUT", "20")       # without the outage: a timeout, not a hang
     sim.state.faults.set("ws_refuse")
     sim.state.faults.set("job_hang")
-    real_take = sim.state.faults.take
-
-    def outage_after_create(name):       # every non-create request answers 503 once the job exists
-        return (name == "http_503" and creates(sim) > 0) or real_take(name)
-    monkeypatch.setattr(sim.state.faults, "take", outage_after_create)
+    outage = later(lambda: creates(sim) > 0,                  # every non-create request answers 503 once the job exists
+                   lambda: sim.state.faults.set("http_503", 1_000_000))
     with pytest.raises(NetworkError) as e:
         run(CREATE, unique_id="1", **create_kw())
+    outage.join(5)
     msg = str(e.value)
     pid = next(iter(sim.state.jobs))
     assert msg.startswith("Create Image (AliveAI): lost contact with AliveAI")
     assert "503" in msg and "Load Result" in msg and f"[prompt_id {pid}]" in msg
     assert creates(sim) == 1
+    assert sim.state.counters.ws_connections == 0             # only polling was left, and it met the outage...
+    assert sim.state.jobs[pid].status == "RUNNING"            # ...while the job was still running
+    assert_injected(sim, "ws_refuse", "job_hang", "http_503")
 
 
 def test_rate_limit_429_is_waited_out_and_creates_once(node, sim):
     sim.state.faults.set("http_429", 2)
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
-    assert 429 in statuses(sim, "/")
+    assert statuses(sim, "/").count(429) == 2
+    assert_injected(sim, "http_429")
     assert_one_image_job(sim, pid)
 
 
@@ -135,6 +144,7 @@ def test_queue_full_is_waited_out_then_created_once(node, sim):
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert [e.status for e in sim.state.requests_for("create_prompt")] == [429, 429, 200]
     assert any("queue full" in t for _, t in node)           # the node said why it waits
+    assert_injected(sim, "queue_full")
     assert_one_image_job(sim, pid)
 
 
@@ -149,23 +159,36 @@ def test_queue_full_that_does_not_clear_is_one_clear_error(node, sim, monkeypatc
     assert msg.startswith("Create Image (AliveAI): the AliveAI queue is full (Max pending creations reached)")
     assert "nothing was created" in msg
     assert creates(sim) == 0 and credits(sim) == START_CREDITS
+    assert set(statuses(sim, "/prompts")) == {429} and len(statuses(sim, "/prompts")) >= 2   # it did wait
+    assert_injected(sim, "queue_full")
 
 
-def test_malformed_json_answers_are_retried_or_looked_up(node, sim, client):
+def test_malformed_json_answers_are_retried_or_looked_up(node, sim, client, caplog):
     sim.state.faults.set("bad_json", 1)
     assert isinstance(client.pending(), list)                 # a GET is simply asked again
+    assert len(sim.state.requests_for("get_pending")) == 2
+    assert_injected(sim, "bad_json")
     sim.state.faults.set("bad_json", 1)                       # the create's own answer arrives cut:
-    img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
+    with caplog.at_level("INFO", logger="aliveai"):
+        img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
     assert [e.status for e in sim.state.requests_for("create_prompt")] == [200]   # never re-sent
-    assert len(sim.state.requests_for("get_pending")) >= 1    # the job was looked up instead
+    assert "the create answer was lost" in caplog.text        # the job was looked up instead...
+    assert f"found the job of the lost answer: {pid}" in caplog.text
+    assert sim.state.faults.count("bad_json") == 2
     assert_one_image_job(sim, pid)
 
 
 def test_slow_answers_still_give_the_result(node, sim):
     sim.state.faults.set("slow_seconds", 0.3)
+    t0 = time.monotonic()
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
+    waited = time.monotonic() - t0
     assert img.shape[0] == 1
+    # The client waited through the delays (a lower bound, not a speed limit): the create's answer and
+    # the download each arrive 0.3 s late, one after the other.
+    assert waited >= 0.6 and sim.state.faults.count("slow_seconds") >= 2
+    assert_injected(sim, "slow_seconds")
     assert_one_image_job(sim, pid)
 
 
@@ -175,6 +198,7 @@ def test_lost_create_answer_is_found_in_the_queue_not_resent(node, sim):
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
     assert [e.status for e in sim.state.requests_for("create_prompt")] == [502]
+    assert_injected(sim, "create_lost")
     assert_one_image_job(sim, pid)
 
 
@@ -184,6 +208,7 @@ def test_lost_create_answer_is_found_in_the_prompt_list_not_resent(node, sim):
     assert img.shape[0] == 1
     assert len(sim.state.requests_for("create_prompt")) == 1
     assert len(sim.state.requests_for("get_prompts")) >= 1    # it was no longer pending
+    assert_injected(sim, "create_lost_late")
     assert_one_image_job(sim, pid)
 
 
@@ -192,7 +217,8 @@ def test_result_url_expired_once_is_refreshed_from_get_prompt(node, sim):
     sim.state.faults.set("url_expire_once")
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
-    assert 403 in statuses(sim, "/files/") and 200 in statuses(sim, "/files/")
+    assert statuses(sim, "/files/") == [403, 200]
+    assert_injected(sim, "url_expire_once")
     assert_one_image_job(sim, pid)
 
 
@@ -204,6 +230,8 @@ def test_result_url_never_fresh_is_one_error_and_a_rerun_does_not_pay_again(node
     msg = str(e.value)
     assert msg.startswith("Create Image (AliveAI): could not download media") and "HTTP 403" in msg
     assert "Load Result" in msg and msg.endswith(f"[prompt_id {pid}]")
+    assert set(statuses(sim, "/files/")) == {403}
+    assert_injected(sim, "url_expired")
     sim.state.faults.set("url_expired", False)
     img, again = image_result(run(CREATE, unique_id="1", **create_kw()))   # same inputs: the same job's files
     assert again == pid and img.shape[0] == 1
@@ -217,6 +245,9 @@ def test_download_cut_mid_stream_is_retried(node, sim, tmp_path):
     saved = next((tmp_path / "output" / "aliveai" / pid).glob("*.png"))
     assert saved.read_bytes() == sim.state.media[media_id].data       # whole, not half
     assert not list((tmp_path / "output").rglob("*.part"))
+    assert len(statuses(sim, "/files/")) == 2                 # the first transfer was cut, the second one whole
+    assert sim.state.counters.downloads == 1
+    assert_injected(sim, "download_cut")
     assert_one_image_job(sim, pid)
 
 
@@ -230,6 +261,7 @@ def test_job_error_is_one_clear_error_and_not_billed(node, sim):
     assert msg.startswith("Create Image (AliveAI): AliveAI reported an error: Simulated failure: GPU out of memory")
     assert msg.endswith(f"[prompt_id {pid}]")
     assert creates(sim) == 1 and credits(sim) == START_CREDITS
+    assert_injected(sim, "job_error")
 
 
 def test_job_that_never_completes_times_out_on_running_time_and_is_picked_up_later(node, sim, monkeypatch):
@@ -241,6 +273,7 @@ def test_job_that_never_completes_times_out_on_running_time_and_is_picked_up_lat
     msg = str(e.value)
     assert msg.startswith("Create Image (AliveAI): still running after") and "limit 0.6 s" in msg
     assert "ALIVEAI_RUNNING_TIMEOUT" in msg and msg.endswith(f"[prompt_id {pid}]")
+    assert_injected(sim, "job_hang")
     sim.state.faults.set("job_hang", False)
     monkeypatch.delenv("ALIVEAI_RUNNING_TIMEOUT")
     img, again = image_result(run(CREATE, unique_id="1", **create_kw()))  # queue it again: same job, no new bill
@@ -287,6 +320,7 @@ def test_upload_of_a_refused_type_415_is_one_clear_error(node, sim):
     msg = str(e.value)
     assert msg.startswith("Edit Image (AliveAI): Upload File failed: AliveAI does not accept this file type")
     assert "415" in msg and creates(sim) == 0
+    assert_injected(sim, "upload_reject")
 
 
 # auth and restarts ------------------------------------------------------------------------------------------
@@ -301,8 +335,12 @@ def test_tokens_expiring_mid_job_log_in_again(node, sim, monkeypatch):
     sim.state.faults.update({"auth_expire_mid_job": True, "ws_drop": True})  # the reconnect meets a 401
     img, pid = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert img.shape[0] == 1
-    assert sim.state.counters.logins >= 2
-    assert any(e.status == 401 for e in sim.state.log)
+    log = sim.state.log
+    refused = next(i for i, e in enumerate(log) if e.status == 401)
+    assert log[refused].path.startswith("/ws/")               # the dropped socket's reconnect met the 401...
+    assert any(e.op == "login" and e.status == 200 for e in log[refused:])  # ...and a new login followed
+    assert sim.state.counters.logins >= 2 and sim.state.counters.ws_connections >= 2
+    assert_injected(sim, "auth_expire_mid_job", "ws_drop")
     assert_one_image_job(sim, pid)
 
 
@@ -320,57 +358,62 @@ def test_server_restart_mid_job_keeps_following(node, sim):
 # interrupts -----------------------------------------------------------------------------------------------------
 def test_interrupt_during_upload_creates_no_job(node, sim, interrupt):
     sim.state.faults.set("slow_seconds", 0.8)
-    later(lambda: sim.state.counters.requests.get("upload_file", 0) > 0, interrupt.set)
+    phase: list = []
+
+    def cancel_mid_upload():      # the upload was received and its answer is still held back
+        phase.extend(e.status for e in sim.state.requests_for("upload_file"))
+        interrupt.set()
+    later(lambda: sim.state.counters.uploads == 1, cancel_mid_upload)
     with pytest.raises(bridge.Interrupted) as e:
         run(EDIT, unique_id="1", image=image(), **{**defaults(EDIT), "prompt": "add a hat"})
     assert "interrupted before submitting; no job was created" in str(e.value)
+    assert phase == [None]                                     # Cancel came while the upload was in flight
     assert sim.state.counters.uploads == 1 and creates(sim) == 0
+    assert_injected(sim, "slow_seconds")
 
 
 def test_interrupt_while_queued_removes_the_job_from_the_queue(node, sim, client, interrupt):
     sim.state.config.workers = 1
     sim.state.faults.set("job_hang")
-    client.submit("create_prompt", {"name": "A", "appearance": "b", "detailLevel": "MEDIUM", "seed": "9"})
-    later(lambda: len(sim.state.jobs) == 2, interrupt.set)
+    blocker = client.submit("create_prompt", {"name": "A", "appearance": "b", "detailLevel": "MEDIUM", "seed": "9"})
+    wait_for(lambda: sim.state.faults.count("job_hang") >= 1)  # the only worker is stuck on the blocker
+    phase: list = []
+
+    def cancel_while_queued():
+        mine = sim.state.jobs[list(sim.state.jobs)[-1]]
+        phase.append((mine.status, sim.state.position(mine)))
+        interrupt.set()
+    later(lambda: len(sim.state.jobs) == 2, cancel_while_queued)
     with pytest.raises(bridge.Interrupted) as e:
         run(CREATE, unique_id="1", **create_kw())
     mine = list(sim.state.jobs)[-1]
     assert "removed from the AliveAI queue" in str(e.value) and mine in str(e.value)
+    assert phase == [("QUEUED", 1)]                            # Cancel came while the job waited in the queue
     assert sim.state.jobs[mine].status == "REMOVED"
+    assert sim.state.jobs[blocker.prompt_id].status == "RUNNING"   # the queue was held by the hang throughout
     assert any("interrupted: removed" in t for _, t in node)
+    assert_injected(sim, "job_hang")
 
 
 def test_interrupt_while_running_says_so_and_a_rerun_picks_the_job_up(node, sim, interrupt):
     sim.state.faults.set("job_hang")
-    later(lambda: running(sim), interrupt.set)
+    phase: list = []
+
+    def cancel_while_running():
+        phase.extend(j.status for j in sim.state.jobs.values())
+        interrupt.set()
+    later(lambda: sim.state.faults.count("job_hang") >= 1, cancel_while_running)   # running, stuck short of the end
     with pytest.raises(bridge.Interrupted) as e:
         run(CREATE, unique_id="1", **create_kw())
     pid = next(iter(sim.state.jobs))
     assert "already running on AliveAI" in str(e.value) and pid in str(e.value)
-    assert sim.state.jobs[pid].status == "RUNNING"
+    assert phase == ["RUNNING"] and sim.state.jobs[pid].status == "RUNNING"
+    assert_injected(sim, "job_hang")
     interrupt.clear()                                          # a new prompt resets ComfyUI's flag
     sim.state.faults.set("job_hang", False)
     img, again = image_result(run(CREATE, unique_id="1", **create_kw()))
     assert again == pid and img.shape[0] == 1
     assert_one_image_job(sim, pid)
-
-
-def test_identical_nodes_running_together_share_one_job(node, sim):
-    """A second identical request while the first is still running follows the first job."""
-    import asyncio
-
-    sim.state.config.job_seconds = 0.6
-
-    async def two():
-        first = asyncio.create_task(CREATE().run(unique_id="1", **create_kw()))
-        await asyncio.sleep(0.3)                                # the first job is submitted by now
-        second = asyncio.create_task(CREATE().run(unique_id="2", **create_kw()))
-        return await asyncio.gather(first, second)
-
-    a, b = asyncio.run(two())
-    assert a["result"][3] == b["result"][3]
-    assert torch.equal(a["result"][0], b["result"][0])
-    assert_one_image_job(sim, a["result"][3])
 
 
 # spend guard -------------------------------------------------------------------------------------------------
@@ -414,6 +457,9 @@ def test_fault_matrix_is_switchable_from_the_command_line():
     args = parse_args(["--fault", "http_502=2", "--fault", "ws_silent", "--fault", "url_expire_once"])
     sim = make_simulator(args.fault)
     assert sim.faults.http_502 == 2 and sim.faults.ws_silent and sim.faults.url_expire_once
+    # what the command line set is what the simulator plays (through the same gates the server uses)
+    assert sim.faults.take("http_502") and sim.faults.on("ws_silent") and sim.faults.on("url_expire_once")
+    assert_injected(sim, "http_502", "ws_silent", "url_expire_once")
     with pytest.raises(ValueError):
         make_simulator(["no_such_fault"])
 
@@ -437,6 +483,62 @@ def _up(sim) -> bool:
         return False
 
 
+def faults_set_and_asserted(fn: ast.FunctionDef) -> tuple[set[str], set[str]]:
+    """The fault names a test function switches on (`faults.set("x", ...)`, `faults.update({"x": ...})`,
+    `faults.x = ...`, `--fault x` / `make_simulator([...])` / `start(faults=[...])`) and the names it
+    passes to `assert_injected`."""
+    from nodes.simulator import Faults
+
+    known = set(Faults.names())
+    sets: set[str] = set()
+    asserted: set[str] = set()
+
+    def strings(node: ast.AST) -> set[str]:
+        return {n.value.split("=")[0] for n in ast.walk(node) if isinstance(n, ast.Constant)
+                and isinstance(n.value, str) and n.value.split("=")[0] in known}
+
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            on_faults = isinstance(f, ast.Attribute) and isinstance(f.value, ast.Attribute) \
+                and f.value.attr == "faults"
+            if name == "assert_injected":
+                asserted |= strings(node)
+            elif on_faults and name in ("set", "update", "apply") and node.args:
+                off = name == "set" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
+                    and not node.args[1].value
+                sets |= set() if off else strings(node.args[0])
+            elif name in ("parse_args", "make_simulator", "start"):
+                sets |= strings(node)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute) \
+                        and target.value.attr == "faults" and target.attr in known:
+                    if not (isinstance(node.value, ast.Constant) and not node.value.value):
+                        sets.add(target.attr)
+    return sets, asserted
+
+
+@pytest.mark.parametrize("path", ["test_reliability.py", "test_simulator.py"])
+def test_every_fault_test_asserts_its_injections(path):
+    """Every test here (and every simulator test_fault_*) that switches a fault on asserts that the
+    simulator really played it: `assert_injected(sim, name)` for each name it sets. A fault test
+    that passes without its fault proves nothing (tools/fault_ablation.py measures that by running)."""
+    from conftest import ROOT
+
+    tree = ast.parse((ROOT / "tests" / path).read_text("utf-8"))
+    unasserted = {}
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name.startswith("test_"):
+            sets, asserted = faults_set_and_asserted(fn)
+            if sets - asserted:
+                unasserted[fn.name] = sorted(sets - asserted)
+    assert not unasserted, f"tests that set a fault without assert_injected for it: {unasserted}"
+    assert path != "test_reliability.py" or len([f for f in tree.body if isinstance(f, ast.FunctionDef)
+                                                 and faults_set_and_asserted(f)[0]]) >= 20
+
+
 def test_readme_reliability_table_names_real_tests():
     """The README's table is the user-facing matrix: every test it names exists, and every fault
     scenario tested here is in it."""
@@ -450,7 +552,7 @@ def test_readme_reliability_table_names_real_tests():
     here = {name for name in globals() if name.startswith("test_")}
     assert named <= here, named - here
     not_scenarios = {"test_readme_reliability_table_names_real_tests", "test_running_timeout_setting_must_be_a_number",
-                     "test_identical_nodes_running_together_share_one_job",
+                     "test_every_fault_test_asserts_its_injections",
                      "test_spend_guard_off_reads_nothing", "test_fault_matrix_is_switchable_from_the_command_line",
                      "test_restart_from_the_admin_route"}
     scenarios = here - not_scenarios

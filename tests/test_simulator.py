@@ -17,6 +17,8 @@ import requests
 import websocket
 from PIL import Image
 
+from support import assert_injected, wait_for
+
 from nodes.api import BY_KEY, OPERATIONS
 from nodes.simulator import DEFAULT_API_KEY, Faults, Simulator, SimulatorThread
 from nodes.simulator.synth import make_mp4, make_png
@@ -386,6 +388,7 @@ def test_fault_ws_refuse(sim):
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
         socket(sim, pid)
     assert e.value.status_code == 503
+    assert_injected(sim, "ws_refuse")
 
 
 def test_fault_ws_drop(start):
@@ -397,6 +400,7 @@ def test_fault_ws_drop(start):
         assert first["queuePosition"] == 0 and not first["isComplete"]
         opcode, data = ws.recv_data(control_frame=True)
         assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1011
+    assert_injected(sim, "ws_drop")
 
 
 def test_fault_job_error(start):
@@ -409,14 +413,16 @@ def test_fault_job_error(start):
     assert final["errorType"] == "UNKNOWN" and not final["isComplete"]
     assert call(sim, "get_prompt", promptId=pid).json()["medias"] == []
     assert sim.state.users["user-1"].credits == 1000
+    assert_injected(sim, "job_error")
 
 
 def test_fault_job_hang(sim):
     sim.state.faults.job_hang = True
     pid = call(sim, "create_prompt", PROMPT).json()["promptId"]
-    time.sleep(0.6)
+    wait_for(lambda: sim.state.faults.count("job_hang") >= 3, timeout=T)   # reached the last step and kept holding
     assert sim.state.jobs[pid].status == "RUNNING"
     assert call(sim, "get_pending").json()["queue"][0]["progress"] == 75
+    assert_injected(sim, "job_hang")
     sim.state.faults.job_hang = False
     wait_status(sim, pid, "DONE")
 
@@ -425,6 +431,8 @@ def test_fault_http_500_spares_creates(sim):
     sim.state.faults.http_500 = 2
     assert call(sim, "create_prompt", PROMPT).status_code == 200
     assert [call(sim, "get_pending").status_code for _ in range(3)] == [500, 500, 200]
+    assert sim.state.faults.count("http_500") == 2
+    assert_injected(sim, "http_500")
 
 
 def test_fault_http_429(sim):
@@ -432,12 +440,14 @@ def test_fault_http_429(sim):
     r = call(sim, "create_prompt", PROMPT)
     assert r.status_code == 429 and r.headers["Retry-After"] == "1"
     assert not sim.state.jobs and call(sim, "get_pending").status_code == 200
+    assert_injected(sim, "http_429")
 
 
 def test_fault_url_expired(sim):
     sim.state.faults.url_expired = True
     container = create_done(sim)
     assert requests.get(container["medias"][0]["mediaUrl"], timeout=T).status_code == 403
+    assert_injected(sim, "url_expired")
     sim.state.faults.url_expired = False
     url = call(sim, "get_prompt", promptId=container["promptId"]).json()["medias"][0]["mediaUrl"]
     assert requests.get(url, timeout=T).status_code == 200
@@ -448,18 +458,22 @@ def test_fault_slow_seconds(sim):
     began = time.monotonic()
     assert call(sim, "get_pending").status_code == 200
     assert time.monotonic() - began >= 0.4
+    assert_injected(sim, "slow_seconds")
 
 
 def test_faults_admin_route_and_parsing(sim):
     r = requests.post(sim.base_url + "/_sim/faults", json={"http_500": 1, "job_error": "true"}, timeout=T)
     assert r.json()["faults"]["http_500"] == 1 and sim.state.faults.job_error is True
+    assert call(sim, "get_pending").status_code == 500 and sim.state.faults.on("job_error")   # set means played
+    assert_injected(sim, "http_500", "job_error")
     assert requests.post(sim.base_url + "/_sim/faults", json={"nope": 1}, timeout=T).status_code == 400
     requests.delete(sim.base_url + "/_sim/faults", timeout=T)
     assert sim.state.faults.as_dict() == Faults().as_dict()
     f = Faults()
     f.apply("http_429=3")
     f.apply("ws_drop")
-    assert f.http_429 == 3 and f.ws_drop and [f.take("http_429") for _ in range(4)] == [True, True, True, False]
+    assert f.http_429 == 3 and f.on("ws_drop") and [f.take("http_429") for _ in range(4)] == [True, True, True, False]
+    assert_injected(f, "http_429", "ws_drop")
     with pytest.raises(ValueError):
         f.apply("nonsense")
 
@@ -533,6 +547,7 @@ def test_fault_injections_are_reported_by_the_admin_route(sim):
     import requests
 
     sim.state.faults.set("http_503", 1)
-    requests.get(sim.base_url + "/members/me", headers=sim.headers, timeout=5)
+    assert requests.get(sim.base_url + "/members/me", headers=sim.headers, timeout=5).status_code == 503
     got = requests.get(sim.base_url + "/_sim/faults", timeout=5).json()
     assert got["injected"] == {"http_503": 1}
+    assert_injected(sim, "http_503")
