@@ -26,3 +26,19 @@ def test_an_unreachable_api_does_not_turn_a_cached_request_into_a_new_job(comfy,
     sim.state.faults.set("http_503", 0)
     again = run(CREATE, unique_id="1", **create_kw())       # back: the same job's result, downloaded again
     assert again["result"][3] == pid and creates(sim) == 1
+
+
+@pytest.mark.parametrize("hostile", [2, 3, 4])      # 'job:42', 'job/42', 'a\b': one URL segment each
+def test_a_prompt_id_with_reserved_characters_is_followed_over_its_own_websocket(sim, client, hostile):
+    from support import assert_injected
+
+    from nodes.client import Completed
+
+    sim.state.faults.set("prompt_id_hostile", hostile)
+    for _ in range(hostile - 1):                     # spend the ids before the one this case is about
+        client.submit("create_prompt", {"name": "A", "appearance": "b", "detailLevel": "MEDIUM"})
+    job = client.submit("create_prompt", {"name": "A", "appearance": "b", "detailLevel": "MEDIUM"})
+    assert_injected(sim, "prompt_id_hostile")
+    done = job.result()
+    assert isinstance(done, Completed) and job.mode == "websocket"
+    assert sim.state.counters.ws_connections >= 1

@@ -51,7 +51,7 @@ def prepare(op: Operation, values: Mapping[str, Any], shapes: Mapping[str, Shape
             continue
         v = clean[f.name]
         if f.where == PATH:
-            path = path.replace("{" + f.name + "}", _segment(v))
+            path = path.replace("{" + f.name + "}", path_segment(v))
         elif f.where == QUERY:
             for item in (v if isinstance(v, (list, tuple)) else [v]):
                 query.append((f.name, _query_text(item)))
@@ -180,7 +180,7 @@ def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _segment(value: Any) -> str:
+def path_segment(value: Any) -> str:
     """A path parameter as one URL segment: every reserved character quoted, and a value of only
     dots (an id like `..` from a hostile API) spelled %2E, or clients and proxies would read it
     as "the parent path" and call another endpoint."""

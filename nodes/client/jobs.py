@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..api.schema import Operation
+from ..api.validate import path_segment
 from ..errors import (AliveAIError, ApiError, JobCancelledError, JobFailedError, JobTimeoutError, NetworkError,
                       NotFoundError, RateLimitError)
 from .events import Completed, Event, Failed, Notice, Running, Waiting, status_of
@@ -156,7 +157,7 @@ class _Follow:
     def _connect(self) -> websocket.WebSocket:
         import websocket
 
-        url = f"{self.client.settings.ws_url}/ws/prompts/{self.job.prompt_id}"
+        url = f"{self.client.settings.ws_url}/ws/prompts/{path_segment(self.job.prompt_id)}"
         auth = self.client.transport.auth
         for attempt in (0, 1):
             header = auth.header()
