@@ -42,3 +42,19 @@ def test_a_prompt_id_with_reserved_characters_is_followed_over_its_own_websocket
     done = job.result()
     assert isinstance(done, Completed) and job.mode == "websocket"
     assert sim.state.counters.ws_connections >= 1
+
+
+def test_readme_security_table_names_real_tests():
+    """Every test the README's Security section names exists in one of the files it lists."""
+    import re
+
+    from conftest import ROOT
+
+    section = (ROOT / "README.md").read_text("utf-8").split("## Security", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    files = re.findall(r"`(tests/test_\w+\.py)`", section)
+    assert len(named) >= 30 and len(files) >= 6
+    defined = set()
+    for f in files:
+        defined |= set(re.findall(r"^def (test_\w+)", (ROOT / f).read_text("utf-8"), re.M))
+    assert named <= defined, sorted(named - defined)
