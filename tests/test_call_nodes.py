@@ -9,6 +9,7 @@ import re
 
 import pytest
 import torch
+from support import assert_injected, wait_for
 
 from nodes.api import OPERATIONS, SHAPES
 from nodes.api.schema import (ARRAY, BODY, BOOLEAN, EVENTS, INTEGER, JSON, NOTHING, NUMBER, OBJECT, QUERY, STRING,
@@ -61,11 +62,15 @@ def done_prompt(client) -> str:
 
 
 def queued_prompt(sim, client) -> str:
-    """A job that stays queued: one worker, held by a hanging first job."""
+    """A job that stays queued: one worker, held by a hanging first job. Returns once the hang
+    really holds (read more often than two jobs passing their last step once each would)."""
     sim.state.config.workers = 1
     sim.state.faults.job_hang = True
     client.submit("create_prompt", name="First Person", appearance="a", detailLevel="MEDIUM")
-    return client.submit("create_prompt", name="Second Person", appearance="b", detailLevel="MEDIUM").prompt_id
+    pid = client.submit("create_prompt", name="Second Person", appearance="b", detailLevel="MEDIUM").prompt_id
+    wait_for(lambda: sim.state.faults.count("job_hang") > 2)
+    assert_injected(sim, "job_hang")
+    return pid
 
 
 def inputs_for(key: str, sim, client) -> dict:
@@ -186,6 +191,8 @@ def test_node_sends_the_documented_request(key, sim, comfy, client):
     entries = sim.state.requests_for(cls.OP.key)[before:]
     assert len(entries) == 1, [e.path for e in entries]
     check_request(entries[0], cls.OP, kwargs)
+    if cls.OP.key == "delete_from_queue":          # it was still queued, so it was removed (not finished)
+        assert sim.state.jobs[kwargs["promptId"]].status == "REMOVED"
     if cls.OP.returns == JSON:
         json.loads(out[0])
     assert comfy, "no status text was shown"

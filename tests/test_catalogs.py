@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support import assert_injected, wait_for
 from test_nodes import defaults
 from test_nodes import run as run_node
 from test_routes import http
@@ -131,6 +132,7 @@ def test_the_last_good_list_is_served_stale_when_the_api_fails(sim, comfy):
     # nothing cached at all: an empty list and the error
     nothing = Catalogs(clock=clock).get("custom_clothes")
     assert nothing.items == [] and nothing.updated is None and "500" in nothing.error
+    assert_injected(sim, "http_500")
     sim.state.faults.reset()
 
 
@@ -143,15 +145,30 @@ def test_another_accounts_file_is_never_served(sim, comfy, monkeypatch):
     sim.state.faults.set("http_500", 50)
     other = Catalogs().get("custom_poses")
     assert other.items == [] and other.error
+    assert_injected(sim, "http_500")
     sim.state.faults.reset()
 
 
 def test_concurrent_callers_share_one_fetch(sim, comfy):
-    sim.state.faults.set("slow_seconds", 0.3)
+    """One caller's fetch is held by a slow answer; five more arrive (released together by a barrier)
+    once the API has the request and before it has answered: they all share that one fetch."""
+    sim.state.faults.set("slow_seconds", 1.0)
     svc = Catalogs()
+    gate = threading.Barrier(5)
+
+    def late(_):
+        gate.wait(timeout=10)
+        in_flight = [e.status for e in sim.state.requests_for("get_poses")] == [None]   # asked, not answered
+        return in_flight, svc.get("poses")
+
     with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda _: svc.get("poses"), range(6)))
+        first = pool.submit(svc.get, "poses")
+        wait_for(lambda: sim.state.requests_for("get_poses"))
+        lates = list(pool.map(late, range(5)))
+        results = [first.result(), *(r for _, r in lates)]
+    assert_injected(sim, "slow_seconds")
     sim.state.faults.reset()
+    assert all(in_flight for in_flight, _ in lates), "the fetch was answered before the others came"
     assert requests(sim, "get_poses") == 1
     assert all(r.items == results[0].items and len(r.items) == 24 for r in results)
 
@@ -224,6 +241,7 @@ def test_check_looks_again_before_refusing_an_id_missing_from_an_older_list(sim,
 def test_check_does_not_block_when_the_catalog_cannot_be_fetched(sim, comfy):
     sim.state.faults.set("http_500", 50)
     catalogs.check("templates", "whatever", "LoRA Stack (AliveAI)", "lora1_id", service=Catalogs())
+    assert_injected(sim, "http_500")
     sim.state.faults.reset()
 
 
@@ -236,6 +254,7 @@ def test_check_refuses_from_a_stale_list_and_says_so(sim, comfy):
     with pytest.raises(ValidationError, match=r"'tpl-gone' is not in Get Templates any more: pick another "
                                               r"\(list from 11 min ago: AliveAI could not be reached"):
         catalogs.check("templates", "tpl-gone", "LoRA Stack (AliveAI)", "lora1_id", service=svc)
+    assert_injected(sim, "http_500")
     sim.state.faults.reset()
 
 
@@ -257,6 +276,7 @@ def test_route_refuses_an_unknown_kind_and_reports_a_dead_api(sim, comfy):
     assert status == 404 and "unknown catalog 'wardrobe'" in body["error"] and "poses" in body["error"]
     sim.state.faults.set("http_500", 50)
     status, _, body = http("GET", "/aliveai/catalog/poses")
+    assert_injected(sim, "http_500")
     sim.state.faults.reset()
     assert status == 200 and body["items"] == [] and "500" in body["error"]
 

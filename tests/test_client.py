@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from support import assert_injected, wait_for
 
 from nodes.client import AliveAIClient, Completed, Failed, Queued, Running
 from nodes.client.config import resolve
@@ -25,6 +26,12 @@ def png_size(blob: bytes) -> tuple[int, int]:
 
 def creates(sim) -> int:
     return sum(sim.state.counters.creates.values())
+
+
+def hanging(sim, jobs: int) -> None:
+    """Wait until `job_hang` really holds a job: the simulator read it more often than `jobs` jobs
+    reaching their last step would (once each, had it let them through)."""
+    wait_for(lambda: sim.state.faults.count("job_hang") > jobs)
 
 
 def test_api_key_auth_and_me_without_the_key(client, sim):
@@ -128,6 +135,7 @@ def test_polling_fallback_when_the_socket_is_refused(client, sim):
     assert isinstance(job.result(), Completed)
     assert job.mode == "polling"
     assert sim.state.counters.ws_connections == 0
+    assert_injected(sim, "ws_refuse")
 
 
 def test_socket_dropped_mid_job_still_completes(client, sim):
@@ -135,6 +143,8 @@ def test_socket_dropped_mid_job_still_completes(client, sim):
     job = client.submit("create_prompt", IMAGE_REQ)
     done = job.result()
     assert isinstance(done, Completed) and done.medias
+    assert_injected(sim, "ws_drop")
+    assert sim.state.counters.ws_connections >= 2, "the dropped socket was not reopened"
 
 
 def test_job_error_is_typed_and_names_the_prompt(client, sim):
@@ -148,6 +158,7 @@ def test_job_error_is_typed_and_names_the_prompt(client, sim):
     assert str(err).startswith("Create Prompt: ")
     with pytest.raises(JobFailedError):
         job.result()
+    assert_injected(sim, "job_error")
 
 
 def test_expired_url_is_refreshed_from_get_prompt(client, sim, tmp_path):
@@ -169,6 +180,7 @@ def test_never_fresh_url_gives_a_download_error_with_prompt_id(client, sim, tmp_
     with pytest.raises(DownloadError) as e:
         client.download(m.url, tmp_path / "x.png", prompt_id=job.prompt_id, media_id=m.id)
     assert job.prompt_id in str(e.value) and "Load Result" in str(e.value)
+    assert_injected(sim, "url_expired")
 
 
 def test_altered_query_string_is_refused_by_the_signed_url(client, sim, tmp_path):
@@ -183,6 +195,8 @@ def test_altered_query_string_is_refused_by_the_signed_url(client, sim, tmp_path
 def test_gets_are_retried_on_500_but_not_forever(client, sim):
     sim.state.faults.set("http_500", 2)
     assert isinstance(client.pending(), list)
+    assert_injected(sim, "http_500")
+    assert [e.status for e in sim.state.requests_for("get_pending")] == [500, 500, 200]
     sim.state.faults.set("http_500", 50)
     with pytest.raises(ApiError) as e:
         client.pending()
@@ -194,16 +208,21 @@ def test_create_waits_out_429_and_is_sent_once_more_only_then(client, sim):
     job = client.submit("create_prompt", IMAGE_REQ)
     assert isinstance(job.result(), Completed)
     assert creates(sim) == 1
+    assert_injected(sim, "http_429")
+    assert [e.status for e in sim.state.requests_for("create_prompt")] == [429, 200]   # refused, then sent once
 
 
 def test_queue_full_is_a_rate_limit_error_when_it_does_not_clear(client, sim):
     sim.state.faults.set("job_hang", True)
     for i in range(sim.state.config.max_pending):
         client.submit("create_prompt", {**IMAGE_REQ, "seed": str(100 + i)})
+    hanging(sim, sim.state.config.max_pending)     # the queue stays full: no job can end
     with pytest.raises(RateLimitError) as e:
         client.submit("create_prompt", IMAGE_REQ, queue_full_wait=0)
     assert e.value.queue_full
     assert creates(sim) == sim.state.config.max_pending
+    assert_injected(sim, "job_hang")
+    assert sim.state.pending_count(sim.state.default_user) == sim.state.config.max_pending
 
 
 def test_lost_create_answer_is_found_not_resent(sim, settings, monkeypatch):
@@ -242,6 +261,8 @@ def test_lost_create_without_a_match_is_not_resent(sim, settings, monkeypatch):
 def test_cancel_removes_a_queued_job(client, sim):
     sim.state.faults.set("job_hang", True)
     running = [client.submit("create_prompt", {**IMAGE_REQ, "seed": str(i)}) for i in range(3)]
+    hanging(sim, 3)                                # the workers are held: the last job stays queued
+    assert_injected(sim, "job_hang")
     queued = running[-1]
     assert client.pending_item(queued.prompt_id)["queuePosition"] >= 1
     assert queued.cancel() == "removed"

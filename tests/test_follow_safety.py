@@ -13,7 +13,7 @@ import threading
 
 import pytest
 import websocket
-from support import CREATE, create_kw, creates, fast_client, run, running, wait_for
+from support import CREATE, assert_injected, create_kw, creates, fast_client, run, running, wait_for
 
 from nodes.comfy import bridge, spend
 
@@ -82,6 +82,7 @@ def test_cancel_under_a_frame_flood_is_honoured(node, sim, interrupt):
     pid = next(iter(sim.state.jobs))
     assert "already running on AliveAI" in str(bg.error) and pid in str(bg.error)
     assert len(sim.state.requests_for("delete_from_queue")) == 1
+    assert_injected(sim, "job_hang")
 
 
 def test_job_finishing_under_a_frame_flood_is_noticed_by_the_silence_check(node, sim):
@@ -130,6 +131,7 @@ def test_heartbeats_keep_coming_under_keepalive_spam(sim, client, monkeypatch):
     assert got, "no heartbeat while the spam went on"
     assert stopped and bg.error is None, bg.error
     assert sim.state.faults.count("ws_keepalive_spam") >= 5
+    assert_injected(sim, "job_hang")
 
 
 def test_a_frame_that_never_finishes_does_not_hold_the_follower(sim, client, monkeypatch):

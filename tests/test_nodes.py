@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from support import defaults, image, run
+from support import assert_injected, defaults, image, run
 
 from nodes.comfy import NODE_CLASS_MAPPINGS, bridge
 from nodes.comfy.handles import MediaHandle
@@ -175,6 +175,7 @@ def test_job_failure_names_node_and_prompt_id(comfy, sim):
         run(CREATE, unique_id="5", **{**defaults(CREATE), "name": "A B", "appearance": "c"})
     msg = str(e.value)
     assert msg.startswith("Create Image (AliveAI): ") and "GPU out of memory" in msg and "prompt_id" in msg
+    assert_injected(sim, "job_error")
 
 
 def test_interrupt_while_queued_removes_the_job(comfy, sim, monkeypatch):
@@ -196,6 +197,7 @@ def test_interrupt_while_queued_removes_the_job(comfy, sim, monkeypatch):
     assert len(mine) == 1
     assert any("interrupted" in t for _, t in comfy)
     assert isinstance(blockers[0], object) and AliveAIClient
+    assert_injected(sim, "job_hang")
 
 
 def test_cancelled_task_stops_the_worker_thread(comfy, sim):
@@ -212,6 +214,7 @@ def test_cancelled_task_stops_the_worker_thread(comfy, sim):
     asyncio.run(main())  # asyncio.run waits for the worker thread: it must end within ~a second
     assert time.monotonic() - t0 < 5
     assert len(sim.state.requests_for("delete_from_queue")) == 1
+    assert_injected(sim, "job_hang")
 
 
 def test_independent_nodes_run_concurrently(comfy, sim):

@@ -483,60 +483,148 @@ def _up(sim) -> bool:
         return False
 
 
+def _fault_names(node: ast.AST, known: set[str]) -> set[str]:
+    """Fault names in a piece of a test: string constants that are (or start with `name=`) a known
+    fault; a piece that is a plain variable gives `$variable` (a parametrised test sets and asserts
+    the same variable)."""
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.split("=")[0] in known:
+            out.add(n.value.split("=")[0])
+        elif isinstance(n, ast.Name) and n is node:
+            out.add(f"${n.id}")
+    return out
+
+
+def _call_name(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+
+
+def _on_faults(call: ast.Call) -> bool:
+    """`<anything>.faults.<method>(...)`, or `faults.<method>(...)` on a local named faults."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return False
+    owner = f.value
+    return (isinstance(owner, ast.Attribute) and owner.attr == "faults") or \
+        (isinstance(owner, ast.Name) and owner.id == "faults")
+
+
+def _counted(compare: ast.Compare, known: set[str]) -> set[str]:
+    """`faults.count(x) >= n` (n >= 1), `== n` (n >= 1) or `> n` (n >= 0): an asserted injection."""
+    left = compare.left
+    if not (isinstance(left, ast.Call) and _call_name(left) == "count" and _on_faults(left) and left.args
+            and len(compare.ops) == 1 and isinstance(compare.comparators[0], ast.Constant)):
+        return set()
+    n, op = compare.comparators[0].value, compare.ops[0]
+    if not isinstance(n, int) or not ((isinstance(op, (ast.GtE, ast.Eq)) and n >= 1) or (isinstance(op, ast.Gt)
+                                                                                          and n >= 0)):
+        return set()
+    return _fault_names(left.args[0], known)
+
+
+def _sim_faults_post(call: ast.Call) -> ast.AST | None:
+    """The JSON body of `requests.post(<...>/_sim/faults, json={...})`, when the call is one."""
+    if _call_name(call) != "post":
+        return None
+    if not any(isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.endswith("/_sim/faults")
+               for a in call.args for n in ast.walk(a)):
+        return None
+    return next((k.value for k in call.keywords if k.arg == "json"), None)
+
+
 def faults_set_and_asserted(fn: ast.FunctionDef) -> tuple[set[str], set[str]]:
-    """The fault names a test function switches on (`faults.set("x", ...)`, `faults.update({"x": ...})`,
-    `faults.x = ...`, `--fault x` / `make_simulator([...])` / `start(faults=[...])`) and the names it
-    passes to `assert_injected`."""
+    """The fault names a function switches on (`faults.set("x", ...)`, `faults.update({"x": ...})`,
+    `faults.x = ...`, `--fault x` / `make_simulator([...])` / `start(faults=[...])`, a JSON body
+    posted to `/_sim/faults`) and the names whose injection it asserts: passed to `assert_injected`,
+    or `faults.count("x") >= 1` in an `assert` or in the predicate of `wait_for` (which raises when
+    it does not hold). A variable passed to both counts as asserted (`$name`)."""
     from nodes.simulator import Faults
 
     known = set(Faults.names())
     sets: set[str] = set()
     asserted: set[str] = set()
 
-    def strings(node: ast.AST) -> set[str]:
-        return {n.value.split("=")[0] for n in ast.walk(node) if isinstance(n, ast.Constant)
-                and isinstance(n.value, str) and n.value.split("=")[0] in known}
-
+    checks: list[ast.AST] = []           # the expressions whose truth is asserted
     for node in ast.walk(fn):
+        if isinstance(node, ast.Assert):
+            checks.append(node.test)
+        elif isinstance(node, ast.Call) and _call_name(node) == "wait_for" and node.args \
+                and isinstance(node.args[0], ast.Lambda):
+            checks.append(node.args[0].body)
         if isinstance(node, ast.Call):
-            f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-            on_faults = isinstance(f, ast.Attribute) and isinstance(f.value, ast.Attribute) \
-                and f.value.attr == "faults"
+            name = _call_name(node)
             if name == "assert_injected":
-                asserted |= strings(node)
-            elif on_faults and name in ("set", "update", "apply") and node.args:
+                for a in node.args[1:]:
+                    asserted |= _fault_names(a, known)
+            elif _on_faults(node) and name in ("set", "update", "apply") and node.args:
                 off = name == "set" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
                     and not node.args[1].value
-                sets |= set() if off else strings(node.args[0])
+                if not off:
+                    sets |= _fault_names(node.args[0], known)
             elif name in ("parse_args", "make_simulator", "start"):
-                sets |= strings(node)
+                sets |= _fault_names(node, known)
+            elif (body := _sim_faults_post(node)) is not None:
+                sets |= _fault_names(body, known)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute) \
                         and target.value.attr == "faults" and target.attr in known:
                     if not (isinstance(node.value, ast.Constant) and not node.value.value):
                         sets.add(target.attr)
+    for check in checks:
+        for node in ast.walk(check):
+            if isinstance(node, ast.Compare):
+                asserted |= _counted(node, known)
     return sets, asserted
 
 
-@pytest.mark.parametrize("path", ["test_reliability.py", "test_simulator.py"])
+def faults_of_tests(tree: ast.Module) -> dict[str, tuple[set[str], set[str]]]:
+    """{test name: (faults it sets, faults it asserts)}, counting what the module's own helper
+    functions and fixtures do when the test calls them or takes them as arguments."""
+    local = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    own = {name: faults_set_and_asserted(fn) for name, fn in local.items()}
+
+    def reached(fn: ast.FunctionDef) -> set[str]:
+        seen, todo = set(), [fn.name]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in local:
+                continue
+            seen.add(name)
+            f = local[name]
+            todo += [n.id for n in ast.walk(f) if isinstance(n, ast.Name) and n.id in local]
+            todo += [a.arg for a in f.args.args if a.arg in local]      # fixtures it takes
+        return seen
+
+    out = {}
+    for name, fn in local.items():
+        if name.startswith("test_"):
+            names = reached(fn)
+            out[name] = (set().union(*(own[n][0] for n in names)), set().union(*(own[n][1] for n in names)))
+    return out
+
+
+def _test_files() -> list[str]:
+    from conftest import ROOT
+
+    return sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
+
+
+@pytest.mark.parametrize("path", _test_files())
 def test_every_fault_test_asserts_its_injections(path):
-    """Every test here (and every simulator test_fault_*) that switches a fault on asserts that the
-    simulator really played it: `assert_injected(sim, name)` for each name it sets. A fault test
-    that passes without its fault proves nothing (tools/fault_ablation.py measures that by running)."""
+    """Every test in every test file that switches a fault on asserts that the simulator really
+    played it: `assert_injected(sim, name)` (or `faults.count(name) >= 1`) for each name it sets,
+    itself or through a helper or fixture of its module. A fault test that passes without its
+    fault proves nothing (tools/fault_ablation.py measures that by running)."""
     from conftest import ROOT
 
     tree = ast.parse((ROOT / "tests" / path).read_text("utf-8"))
-    unasserted = {}
-    for fn in tree.body:
-        if isinstance(fn, ast.FunctionDef) and fn.name.startswith("test_"):
-            sets, asserted = faults_set_and_asserted(fn)
-            if sets - asserted:
-                unasserted[fn.name] = sorted(sets - asserted)
-    assert not unasserted, f"tests that set a fault without assert_injected for it: {unasserted}"
-    assert path != "test_reliability.py" or len([f for f in tree.body if isinstance(f, ast.FunctionDef)
-                                                 and faults_set_and_asserted(f)[0]]) >= 20
+    found = faults_of_tests(tree)
+    unasserted = {name: sorted(sets - asserted) for name, (sets, asserted) in found.items() if sets - asserted}
+    assert not unasserted, f"tests that set a fault without asserting its injection: {unasserted}"
+    assert path != "test_reliability.py" or sum(bool(sets) for sets, _ in found.values()) >= 20
 
 
 def test_readme_reliability_table_names_real_tests():

@@ -10,6 +10,7 @@ import stat
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from support import assert_injected, wait_for
 
 from nodes.comfy import bridge, routes
 from nodes.simulator import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
@@ -148,6 +149,8 @@ def test_connection_without_credentials_says_what_to_do(user_dir):
 def test_status_gives_credits_and_queue_cached_then_stale(user_dir, sim, client, monkeypatch):
     sim.state.faults.set("job_hang", True)
     job = client.submit("create_prompt", {"name": "A", "appearance": "b", "detailLevel": "HIGH", "seed": "1"})
+    wait_for(lambda: sim.state.faults.count("job_hang") > 1)   # held short of its end, not merely slow
+    assert_injected(sim, "job_hang")
     http("POST", "/aliveai/account", {"api_key": DEFAULT_API_KEY, "base_url": sim.base_url})
     _, text, body = http("GET", "/aliveai/status")
     assert body["credits"] is not None and body["updated"] and not body.get("stale")
@@ -164,6 +167,8 @@ def test_status_gives_credits_and_queue_cached_then_stale(user_dir, sim, client,
     _, _, stale = http("GET", "/aliveai/status?refresh=1")
     assert stale["stale"] is True and stale["credits"] == body["credits"] and stale["queue"] == body["queue"]
     assert "500" in stale["error"]
+    assert_injected(sim, "http_500")
+    assert sim.state.jobs[job.prompt_id].status == "RUNNING"   # the queue the status showed was real
 
 
 def test_status_without_credentials(user_dir):
@@ -197,3 +202,4 @@ def test_a_job_node_run_sends_aliveai_job_and_shows_its_handle(comfy, sim, monke
     with pytest.raises(JobFailedError) as e:
         run(CREATE, unique_id="8", **{**defaults(CREATE), "name": "A B", "appearance": "fails"})
     assert events[-1][1]["status"] == "failed" and events[-1][1]["prompt_id"] == e.value.prompt_id
+    assert_injected(sim, "job_error")

@@ -14,7 +14,7 @@ import logging
 import traceback
 
 import pytest
-from support import CREATE, EDIT, I2V, create_kw, defaults, image, node_env, run
+from support import CREATE, EDIT, I2V, assert_injected, create_kw, defaults, image, node_env, run
 
 from nodes.comfy import NODE_CLASS_MAPPINGS, session
 from nodes.errors import AliveAIError
@@ -87,21 +87,28 @@ def test_no_secret_in_any_artifact_of_a_run(env, leak_sim, tmp_path, monkeypatch
     run(LOAD, unique_id="4", prompt_id=first["result"][3])
     leak_sim.state.faults.set("job_error")
     errors.append(failure(run, node_cls=CREATE, unique_id="1", **create_kw(seed=5)))
+    assert_injected(leak_sim, "job_error")
     leak_sim.state.faults.set("job_error", False)
     leak_sim.state.faults.set("url_expired")
     errors.append(failure(run, node_cls=CREATE, unique_id="1", **create_kw(seed=6)))
+    assert_injected(leak_sim, "url_expired")
     leak_sim.state.faults.set("url_expired", False)
     use(monkeypatch, ALIVEAI_API_KEY=WRONG_KEY)                      # a 401
     errors.append(failure(run, node_cls=CREATE, unique_id="1", **create_kw(seed=7)))
 
     # 2. E-mail and password: Bearer tokens, one of which expires mid-job (401, log in again).
     use(monkeypatch, ALIVEAI_EMAIL=EMAIL, ALIVEAI_PASSWORD=PASSWORD)
+    sockets = leak_sim.state.counters.ws_connections
     leak_sim.state.faults.update({"auth_expire_mid_job": True, "ws_drop": True})
     run(CREATE, unique_id="1", **create_kw(seed=8))
     run(EDIT, unique_id="2", image=image(seed=1), **{**defaults(EDIT), "prompt": "a red hat"})
+    assert_injected(leak_sim, "auth_expire_mid_job", "ws_drop")
+    # two jobs, each socket dropped mid-job: the reopened sockets carried credentials too
+    assert leak_sim.state.counters.ws_connections - sockets > 2, "no dropped socket was reopened"
     leak_sim.state.faults.reset()
     leak_sim.state.faults.set("job_error")
     errors.append(failure(run, node_cls=CREATE, unique_id="1", **create_kw(seed=9)))
+    assert_injected(leak_sim, "job_error")
     leak_sim.state.faults.reset()
     use(monkeypatch, ALIVEAI_EMAIL=EMAIL, ALIVEAI_PASSWORD=WRONG_PASSWORD)  # login refused
     errors.append(failure(run, node_cls=CREATE, unique_id="1", **create_kw(seed=10)))

@@ -12,7 +12,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
-from support import CREATE, create_kw, creates, fast_client, later, run
+from support import CREATE, assert_injected, create_kw, creates, fast_client, later, run
 
 from nodes.client import download as transfer
 from nodes.client import url_policy
@@ -270,6 +270,7 @@ def test_retry_after_zero_or_past_does_not_loop_creates(client, sim, monkeypatch
     with pytest.raises(RateLimitError):
         client.submit("create_prompt", IMAGE_REQ, queue_full_wait=300, should_stop=lambda: len(sent) >= 40)
     assert sim.state.faults.count(fault) >= 1 and creates(sim) == 0
+    assert_injected(sim, "queue_full")
     assert waits and min(waits) >= retry.WAIT_FLOOR
     assert max(sum(1 for t in sent if s <= t < s + 60) for s in sent) <= retry.CREATES_PER_MINUTE
 
