@@ -87,3 +87,29 @@ def user_dir(tmp_path, monkeypatch):
 
 def pytest_report_header(config):
     return f"AliveAI reference: {REFERENCE if REFERENCE.exists() else 'not found'}; cwd {os.getcwd()}"
+
+
+@pytest.fixture
+def node(comfy, sim, monkeypatch):
+    """The node layer against the simulator with short client timings and a fresh spend count;
+    returns the status texts (see `comfy`)."""
+    from support import fast_client
+
+    from nodes.comfy import spend
+
+    fast_client(monkeypatch)
+    spend.reset()
+    yield comfy
+    spend.reset()
+
+
+@pytest.fixture
+def interrupt(monkeypatch):
+    """ComfyUI's interrupt flag (Cancel in the UI), flipped by the test."""
+    import threading
+
+    from nodes.comfy import bridge
+
+    flag = threading.Event()
+    monkeypatch.setattr(bridge, "is_interrupted", flag.is_set)
+    return flag

@@ -13,31 +13,12 @@ import threading
 
 import pytest
 import websocket
-from support import CREATE, assert_injected, create_kw, creates, fast_client, run, running, wait_for
+from support import CREATE, assert_injected, create_kw, creates, run, running, wait_for
 
-from nodes.comfy import bridge, spend
+from nodes.comfy import bridge
 
 LIVENESS = 10.0   # seconds a run may take while the adversary goes on forever
 REQUEST = {"name": "A", "appearance": "b", "detailLevel": "MEDIUM", "seed": "9"}
-
-
-@pytest.fixture
-def node(comfy, sim, monkeypatch):
-    """The node layer against the simulator with short client timings (heartbeat 0.2 s, silence
-    check after 0.5 s); returns the status texts."""
-    fast_client(monkeypatch)
-    for name in ("ALIVEAI_RUNNING_TIMEOUT", "ALIVEAI_CREDIT_BUDGET", "ALIVEAI_MIN_CREDITS"):
-        monkeypatch.delenv(name, raising=False)
-    spend.reset()
-    yield comfy
-    spend.reset()
-
-
-@pytest.fixture
-def interrupt(monkeypatch):
-    flag = threading.Event()
-    monkeypatch.setattr(bridge, "is_interrupted", flag.is_set)
-    return flag
 
 
 class Background:

@@ -6,12 +6,11 @@ counter and credit balance). The README's "Reliability" table lists these tests.
 from __future__ import annotations
 
 import ast
-import threading
 import time
 
 import pytest
 import torch
-from support import (CREATE, EDIT, assert_injected, create_kw, creates, defaults, fast_client, image, later, run,
+from support import (CREATE, EDIT, assert_injected, create_kw, creates, defaults, image, later, run,
                      running, wait_for)
 
 from nodes.comfy import bridge, spend
@@ -19,25 +18,6 @@ from nodes.errors import (ApiError, BudgetError, ConfigError, DownloadError, Job
                           NetworkError, RateLimitError)
 
 START_CREDITS = 1000.0
-
-
-@pytest.fixture
-def node(comfy, sim, monkeypatch):
-    """The node layer against the simulator with short client timings; returns the status texts."""
-    fast_client(monkeypatch)
-    for name in ("ALIVEAI_RUNNING_TIMEOUT", "ALIVEAI_CREDIT_BUDGET", "ALIVEAI_MIN_CREDITS"):
-        monkeypatch.delenv(name, raising=False)
-    spend.reset()
-    yield comfy
-    spend.reset()
-
-
-@pytest.fixture
-def interrupt(monkeypatch):
-    """ComfyUI's interrupt flag (Cancel in the UI), flipped by the test."""
-    flag = threading.Event()
-    monkeypatch.setattr(bridge, "is_interrupted", flag.is_set)
-    return flag
 
 
 def credits(sim) -> float:

@@ -23,21 +23,11 @@ import torch
 from nodes import flight, request_cache, store
 from nodes.comfy import bridge, runtime
 from nodes.errors import AliveAIError, ConfigError, JobCancelledError, LocalStateError
-from tests.support import CREATE, create_kw, creates, fast_client, later, run, running
+from support import CREATE, create_kw, creates, later, run, running
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = "Create Image (AliveAI)"
 WAITING = "waiting for an identical run"
-
-
-@pytest.fixture
-def node(comfy, sim, monkeypatch):
-    from nodes.comfy import spend
-
-    fast_client(monkeypatch)
-    spend.reset()
-    yield comfy
-    spend.reset()
 
 
 class Gate:

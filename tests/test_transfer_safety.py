@@ -12,7 +12,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
-from support import CREATE, assert_injected, create_kw, creates, fast_client, later, run
+from support import CREATE, assert_injected, create_kw, creates, later, run
 
 from nodes.client import download as transfer
 from nodes.client import url_policy
@@ -50,12 +50,6 @@ def done_media(client, sim):
 
 def files_requests(sim):
     return [e for e in sim.state.log if e.path.startswith("/files/")]
-
-
-@pytest.fixture
-def node(comfy, sim, monkeypatch):
-    fast_client(monkeypatch)
-    return comfy
 
 
 # where a download may go ------------------------------------------------------------------------------------
