@@ -363,15 +363,21 @@ def run(client: Any, *, alternatives: bool = True, sockets: bool = True) -> Repo
 
 def save(report: Report, config_path: str | Path, keys: list[str] | None = None) -> dict[str, str]:
     """Store the proposed paths (all, or `keys`) as overrides in the config file's "paths"."""
+    chosen = {k: v for k, v in report.proposals.items() if keys is None or k in keys}
+    save_routes(config_path, chosen)
+    return overrides.to_config(chosen, BY_KEY)
+
+
+def save_routes(config_path: str | Path, chosen: Mapping[str, tuple[str, str]]) -> None:
+    """Merge `chosen` {op_key: (METHOD, path)} into the config file's "paths" (checked, 0600, atomic)."""
     from .client.config import read_config_file, write_config_file
 
-    chosen = {k: v for k, v in report.proposals.items() if keys is None or k in keys}
+    overrides.parse(overrides.to_config(chosen, BY_KEY), "the paths to save", BY_KEY)
     current = read_config_file(config_path)
     paths = overrides.parse(current.get(overrides.CONFIG_KEY), "the config file", BY_KEY)
     paths.update(chosen)
     merged = overrides.to_config({k: v for k, v in paths.items() if v != (BY_KEY[k].method, BY_KEY[k].path)}, BY_KEY)
     write_config_file(config_path, {**current, overrides.CONFIG_KEY: merged or None})
-    return overrides.to_config(chosen, BY_KEY)
 
 
 def default_config_path() -> Path:
