@@ -143,3 +143,44 @@ def test_a_node_description_names_the_override():
     op = BY_KEY["get_poses"]
     assert "GET /poses/all instead of GET /poses" in overrides.describe(op, {"get_poses": ("GET", "/poses/all")})
     assert overrides.describe(op, {}) == ""
+
+
+# -- the "Check API" button's routes -------------------------------------------------------------------
+def _route(method: str, path: str, body=None, headers=None):
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from nodes.comfy import doctor_routes
+
+    async def go():
+        table = web.RouteTableDef()
+        doctor_routes.setup(table)
+        app = web.Application()
+        app.add_routes(table)
+        async with TestClient(TestServer(app)) as client:
+            resp = await client.request(method, path, json=body, headers=headers or {})
+            return resp.status, await resp.text()
+    status, text = asyncio.run(go())
+    return status, json.loads(text)
+
+
+def test_the_check_button_finds_and_saves_only_verified_paths(user_dir, monkeypatch):
+    from nodes.comfy import bridge, doctor_routes
+
+    doctor_routes._last.clear()
+    assert _route("POST", "/aliveai/doctor/save", {})[0] == 400                   # nothing checked yet
+    with SimulatorThread(job_seconds=0.2, moved_paths={"get_public_clothes": "/clothes/public"}) as sim:
+        monkeypatch.setenv("ALIVEAI_BASE_URL", sim.base_url)
+        monkeypatch.setenv("ALIVEAI_API_KEY", DEFAULT_API_KEY)
+        status, body = _route("POST", "/aliveai/doctor/check", {}, {"Origin": "http://evil.example"})
+        assert status == 403 and sim.state.counters.requests == {}                # the guard, before any request
+        status, body = _route("POST", "/aliveai/doctor/check", {})
+        assert status == 200 and body["proposals"] == {"get_public_clothes": "/clothes/public"}
+        assert DEFAULT_API_KEY not in json.dumps(body) and "found at GET /clothes/public" in body["text"]
+        assert not bridge.config_path().exists()                                     # nothing written unless asked
+        status, body = _route("POST", "/aliveai/doctor/save", {"keys": ["get_public_clothes", "me"]})
+        assert status == 200 and body["saved"] == {"get_public_clothes": "/clothes/public"}
+        _spent_nothing(sim)
+    assert json.loads(bridge.config_path().read_text())["paths"] == {"get_public_clothes": "/clothes/public"}
