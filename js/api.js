@@ -92,3 +92,16 @@ export const getCatalog = (kind, refresh = false) =>
 export function onJobEvent(fn) {
   api.addEventListener(JOB_EVENT, (/** @type {any} */ e) => fn(e?.detail ?? {}));
 }
+
+/**
+ * Run the API check (python -m nodes.doctor) with the current settings: spends nothing.
+ * @returns {Promise<{text: string, counts: Record<string, number>, proposals: Record<string, string>, error?: string}>}
+ */
+export const runApiCheck = () => call("/aliveai/doctor/check", { method: "POST" });
+
+/**
+ * Save the paths the last check verified (all, or the given operation keys) as path overrides.
+ * @param {string[]} [keys]
+ * @returns {Promise<{saved: Record<string, string>, note: string}>}
+ */
+export const saveFoundPaths = (keys) => call("/aliveai/doctor/save", { method: "POST", body: keys ? { keys } : {} });

@@ -16,7 +16,9 @@
  * and the route's 403 text says so (shown as the error below the form).
  */
 import { app } from "../../scripts/app.js";
-import { clearAccount, getAccount, getLimits, saveAccount, saveLimits, testConnection } from "./api.js";
+import {
+  clearAccount, getAccount, getLimits, runApiCheck, saveAccount, saveFoundPaths, saveLimits, testConnection,
+} from "./api.js";
 import { describeAccount, describeTest, maskSecret } from "./lib/format.js";
 import { describePref, fieldText, limitsForm } from "./lib/limits.js";
 
@@ -182,6 +184,28 @@ function renderLimits() {
 }
 
 /** Command palette / menu: paste a key in ComfyUI's prompt dialog (not masked; see GUIDE §5.2). */
+/** The "Check API" form: run the API check, show its report, save the paths it found. */
+function renderCheck() {
+  const result = el("pre", { style: "white-space:pre-wrap;font-size:11px;max-height:360px;overflow:auto;margin:0" });
+  const check = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Check API",
+    className: "p-button p-component", style: "padding:4px 10px" }));
+  const use = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Use found paths",
+    className: "p-button p-component", style: "padding:4px 10px", disabled: true }));
+  check.onclick = () => busy([check, use], result, async () => {
+    result.textContent = "Checking every operation (nothing is created or spent)…";
+    const report = await runApiCheck();
+    result.textContent = report.text || JSON.stringify(report.counts);
+    setTimeout(() => { use.disabled = Object.keys(report.proposals || {}).length === 0; });
+  });
+  use.onclick = () => busy([check, use], result, async () => {
+    const answer = await saveFoundPaths();
+    toast("AliveAI", `Saved ${Object.keys(answer.saved).length} path override(s). ${answer.note}`);
+    setTimeout(() => { use.disabled = true; });
+  });
+  return el("div", { style: "display:flex;flex-direction:column;gap:6px" }, [
+    el("div", { style: "display:flex;gap:6px" }, [check, use]), result]);
+}
+
 async function setKeyCommand() {
   const dialog = /** @type {any} */ (app).extensionManager?.dialog;
   if (!dialog?.prompt) {
@@ -222,6 +246,15 @@ app.registerExtension({
       tooltip: "Stored by the AliveAI pack in ComfyUI's user directory. ALIVEAI_CREDIT_BUDGET, ALIVEAI_MIN_CREDITS, "
         + "ALIVEAI_RUNNING_TIMEOUT and ALIVEAI_PIXEL_CACHE_MB in the environment win.",
       type: renderLimits,
+      defaultValue: "",
+    },
+    {
+      id: "AliveAI.Check.Form",
+      category: ["AliveAI", "Check API", "Check"],
+      name: "Check API",
+      tooltip: "Checks the key, the clock, the websockets and the path of every operation against the live API "
+        + "without creating or spending anything; a wrong path found can be fixed with Use found paths.",
+      type: renderCheck,
       defaultValue: "",
     },
   ],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
+from ..api import overrides
 from ..api.schema import TEXT, TEXT_PAIR, Operation
 from ..errors import (AliveAIError, ApiError, AuthError, DownloadError, NetworkError, NotFoundError, RateLimitError,
                       SubmitUncertainError, ValidationError)
@@ -58,6 +59,7 @@ class AliveAIClient:
         op = api.operation(operation) if isinstance(operation, str) else operation
         if not op.callable:
             raise ValidationError(f"{op.name} is documentation only: follow jobs with Job.events()", operation=op.name)
+        op = overrides.apply(op, self.settings.routes)   # the user's path override, if any (api/overrides.py)
         prep = api.prepare(op, {**(values or {}), **fields})
         files = None
         data = None

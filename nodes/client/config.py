@@ -41,6 +41,12 @@ class Settings:
     password: str | None = None
     source: str = "none"           # "env", "file" or "none": shown by the settings dialog
     withheld: str = ""             # why saved credentials are not used with this base URL ("" when they are)
+    paths: tuple[tuple[str, str, str], ...] = ()   # (op_key, METHOD, path) overrides: api/overrides.py
+
+    @property
+    def routes(self) -> dict[str, tuple[str, str]]:
+        """The path overrides as {op_key: (METHOD, path)}."""
+        return {k: (m, p) for k, m, p in self.paths}
 
     @property
     def has_credentials(self) -> bool:
@@ -53,7 +59,7 @@ class Settings:
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
         return (f"Settings(base_url={self.base_url!r}, api_key={'set' if self.api_key else None}, "
                 f"email={self.email!r}, password={'set' if self.password else None}, source={self.source!r}, "
-                f"withheld={bool(self.withheld)})")
+                f"withheld={bool(self.withheld)}, paths={len(self.paths)})")
 
 
 def clean_secret(value: str | None) -> str | None:
@@ -189,4 +195,7 @@ def resolve(config_path: str | os.PathLike | None = None, env: dict | None = Non
                 key, email, password, source = None, None, None, "none"
     for secret in (key, password):
         register_secret(secret)
-    return Settings(base, key, (email or None), (password or None), source, withheld)
+    from ..api import BY_KEY, overrides   # the table loads with the first client, not at import
+
+    paths = tuple((k, m, p) for k, (m, p) in sorted(overrides.load(file, env, BY_KEY).items()))
+    return Settings(base, key, (email or None), (password or None), source, withheld, paths)

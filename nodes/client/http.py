@@ -210,7 +210,8 @@ class Transport:
         return self.settings.base_url + path
 
     def _login(self, email: str, password: str) -> str:
-        body = self.request("POST", "/members/login", json={"email": email, "password": password},
+        method, path = self.settings.routes.get("login", ("POST", "/members/login"))   # a path override
+        body = self.request(method, path, json={"email": email, "password": password},
                             operation="Login", auth=False)
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not token:

@@ -23,6 +23,8 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
 }
 
 if bridge.IN_COMFY:  # the routes need ComfyUI's server; outside it, importing the pack registers nothing
+    from .doctor_routes import setup as _setup_doctor
     from .routes import setup as _setup_routes
 
     bridge.register_routes(_setup_routes)
+    bridge.register_routes(_setup_doctor)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import OPERATIONS
+from ..api import OPERATIONS, overrides
 from ..api.schema import JSON, NOTHING, TEXT, TEXT_PAIR, Operation
 from ..client import AliveAIClient
 from ..client.results import medias_of
@@ -217,7 +217,8 @@ def make_call_node(op: Operation) -> type:
         "OP": op,
         "LABEL": display_name(op),
         "CATEGORY": f"AliveAI/{op.category}",
-        "DESCRIPTION": f"{op.doc or op.name}. AliveAI operation {op.name} ({op.method} {op.path}). {effect}",
+        "DESCRIPTION": f"{op.doc or op.name}. AliveAI operation {op.name} ({op.method} {op.path}). {effect}"
+                       + overrides.describe(op, session.start_routes()),
         "RETURN_TYPES": types + extra[0],
         "RETURN_NAMES": names + extra[1],
         "OUTPUT_TOOLTIPS": tips + extra[2],

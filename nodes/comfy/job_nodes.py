@@ -5,7 +5,7 @@ name. Inputs, tooltips, validation and outputs all come from the table entry.
 """
 from __future__ import annotations
 
-from ..api import JOBS
+from ..api import JOBS, overrides
 from ..api.schema import VIDEO, Operation
 from ..errors import AliveAIError, LocalStateError
 from . import runtime, session
@@ -76,7 +76,8 @@ def make_job_node(op: Operation) -> type:
         "LABEL": display_name(op),
         "CATEGORY": f"AliveAI/{op.category}",
         "DESCRIPTION": (op.doc or op.name) + f". AliveAI operation {op.name} ({op.method} {op.path}). "
-                       "Paid job: results are saved under output/aliveai/<prompt_id>/.",
+                       "Paid job: results are saved under output/aliveai/<prompt_id>/."
+                       + overrides.describe(op, session.start_routes()),
         "RETURN_TYPES": returns,
         "RETURN_NAMES": (first, "media", "media_id", "prompt_id"),
         "OUTPUT_TOOLTIPS": (

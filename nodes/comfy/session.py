@@ -8,10 +8,12 @@ settings dialog, the status tab, the catalog pickers and the catalog id checks.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 
 from ..client import AliveAIClient, resolve
+from ..errors import AliveAIError
 from ..client.config import Settings
 from ..store import ResultStore
 from . import bridge
@@ -25,6 +27,16 @@ _client_settings: Settings | None = None
 
 def settings() -> Settings:
     return resolve(bridge.config_path())
+
+
+@functools.lru_cache(maxsize=1)
+def start_routes() -> dict[str, tuple[str, str]]:
+    """The path overrides when the nodes are built (at import), for their descriptions; none when
+    the settings cannot be read now (the error shows when a node runs)."""
+    try:
+        return settings().routes
+    except AliveAIError:
+        return {}
 
 
 def client() -> AliveAIClient:

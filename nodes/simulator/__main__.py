@@ -9,6 +9,8 @@ import contextlib
 import signal
 import sys
 
+from ..api import BY_KEY, overrides
+from ..errors import AliveAIError
 from .faults import Faults
 from .runner import make_simulator, serve
 from .state import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
@@ -28,8 +30,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
                    help=f"a valid API key, one user per key (default {DEFAULT_API_KEY})")
     p.add_argument("--replay-on-connect", action="store_true", help="send the current state when a prompt socket opens")
+    p.add_argument("--move-path", action="append", default=[], metavar="OP_KEY=[METHOD ]/PATH",
+                   help="serve an operation at another path (e.g. delete_from_queue=/prompts/queue), as a live "
+                        "API whose path differs from the table would")
     p.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]", help="switch a fault on")
     return p.parse_args(argv)
+
+
+def moved_paths(specs: list[str]) -> dict[str, str]:
+    out = {}
+    for spec in specs:
+        key, eq, path = spec.partition("=")
+        if not eq:
+            raise ValueError(f"--move-path {spec!r}: expected OP_KEY=/path")
+        out[key.strip()] = path.strip()
+    overrides.parse(out, "--move-path", BY_KEY)   # a typo is an error now, not a silent normal route
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         sim = make_simulator(args.fault, job_seconds=args.job_seconds, workers=args.workers,
                              max_pending=args.max_pending, url_ttl=args.url_ttl,
                              api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
-                             replay_on_connect=args.replay_on_connect)
-    except (TypeError, ValueError) as e:
+                             replay_on_connect=args.replay_on_connect, moved_paths=moved_paths(args.move_path))
+    except (TypeError, ValueError, AliveAIError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

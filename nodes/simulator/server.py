@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from ..api import OPERATIONS, Operation
+from ..api import BY_KEY, OPERATIONS, Operation, overrides
 from ..api.schema import BODY, EVENTS
 from . import admin, views
 from .handlers import MULTIPART, Call, handler_for
@@ -102,7 +102,7 @@ def build_app(sim: Simulator) -> web.Application:
 
     app = web.Application(middlewares=[observe], client_max_size=sim.config.max_upload_bytes + 1024 * 1024)
     app[SIM], app[ENGINE], app[SOCKETS], app[THUMBS] = sim, engine, weakref.WeakSet(), {}
-    for op in sorted((o for o in OPERATIONS if o.callable), key=lambda o: "{" in o.path):
+    for op in sorted(routed_operations(sim), key=lambda o: "{" in o.path):
         app.router.add_route(op.method, op.path, operation_handler(sim, engine, op))
     sockets = {"prompt_events": prompt_socket, "user_events": user_socket}
     for op in (o for o in OPERATIONS if o.returns == EVENTS):
@@ -114,6 +114,13 @@ def build_app(sim: Simulator) -> web.Application:
     admin.add_routes(app, sim)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+def routed_operations(sim: Simulator) -> list[Operation]:
+    """The callable operations with their routes, `SimConfig.moved_paths` applied: a simulator
+    started with paths moved plays a live API where the table's guess is wrong for those."""
+    moved = overrides.parse(sim.config.moved_paths, "moved_paths", BY_KEY)
+    return [overrides.apply(o, moved) for o in OPERATIONS if o.callable]
 
 
 def tag(fn: Any, op: Operation) -> Any:

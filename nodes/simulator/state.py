@@ -65,11 +65,14 @@ class SimConfig:
     video_bytes: int = 0                  # pad video results to this size (an MP4 'free' box): big downloads
     url_secret: str = "aliveai-simulator-url-secret"
     id_salt: str | None = None            # None: random per simulator, so ids never repeat across runs
+    moved_paths: Mapping[str, str] = field(default_factory=dict)   # {op_key: "/path" or "METHOD /path"}: a live
+    #                                       API whose paths differ from the table (the API check's tests)
 
     def __post_init__(self) -> None:
         keys = self.api_keys
         self.api_keys = tuple(sorted(keys) if isinstance(keys, (set, frozenset)) else keys)
         self.accounts = dict(self.accounts)
+        self.moved_paths = dict(self.moved_paths)
         self.progress_steps = tuple(self.progress_steps)
 
 
