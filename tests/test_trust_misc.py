@@ -45,12 +45,15 @@ def test_a_prompt_id_with_reserved_characters_is_followed_over_its_own_websocket
 
 
 def test_readme_security_table_names_real_tests():
-    """Every test the README's Security section names exists in one of the files it lists."""
+    """Every test the Security section (docs/reliability-and-security.md, linked from the README) names
+    exists in one of the files it lists."""
     import re
 
     from conftest import ROOT
 
-    section = (ROOT / "README.md").read_text("utf-8").split("## Security", 1)[1].split("\n## ", 1)[0]
+    assert "docs/reliability-and-security.md" in (ROOT / "README.md").read_text("utf-8")
+    doc = (ROOT / "docs" / "reliability-and-security.md").read_text("utf-8")
+    section = doc.split("## Security", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(test_\w+)`", section))
     files = re.findall(r"`(tests/test_\w+\.py)`", section)
     assert len(named) >= 30 and len(files) >= 6

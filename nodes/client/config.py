@@ -72,6 +72,10 @@ def clean_secret(value: str | None) -> str | None:
     return v or None
 
 
+URL_HINT = ("(the API's address is scheme://host[:port], e.g. https://api.aliveai.app, or the simulator's "
+            "http://127.0.0.1:8765; set it in ALIVEAI_BASE_URL or Settings > AliveAI > Account)")
+
+
 def normalize_base_url(url: str, origin: str = "base URL") -> str:
     """`scheme://host[:port][/path]` with no trailing slash, or ConfigError. Strict, because the
     key follows this URL: http/https only, a host, a port 1-65535, no user:password@, no query or
@@ -80,23 +84,23 @@ def normalize_base_url(url: str, origin: str = "base URL") -> str:
     shown = repr(raw[:80])
     url = raw.strip().rstrip("/")
     if any(not c.isprintable() or c.isspace() for c in url):
-        raise ConfigError(f"{origin} {shown} contains whitespace or control characters")
+        raise ConfigError(f"{origin} {shown} contains whitespace or control characters", hint=URL_HINT)
     try:
         parts = urlsplit(url)
         port = parts.port
         host = parts.hostname
     except ValueError as e:  # "http://[::1", "http://h:99999", "http://h:x"
-        raise ConfigError(f"{origin} {shown} is not a valid URL ({e})") from None
+        raise ConfigError(f"{origin} {shown} is not a valid URL ({e})", hint=URL_HINT) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{origin} {shown} must start with http:// or https://")
+        raise ConfigError(f"{origin} {shown} must start with http:// or https://", hint=URL_HINT)
     if not host:
-        raise ConfigError(f"{origin} {shown} has no host")
+        raise ConfigError(f"{origin} {shown} has no host", hint=URL_HINT)
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ConfigError(f"{origin} must not contain a user name or password (user:pw@host)")
+        raise ConfigError(f"{origin} must not contain a user name or password (user:pw@host)", hint=URL_HINT)
     if port is not None and not 1 <= port <= 65535 or parts.netloc.endswith(":"):
-        raise ConfigError(f"{origin} {shown} has an invalid port (1-65535)")
+        raise ConfigError(f"{origin} {shown} has an invalid port (1-65535)", hint=URL_HINT)
     if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise ConfigError(f"{origin} {shown} must not have a query or a fragment")
+        raise ConfigError(f"{origin} {shown} must not have a query or a fragment", hint=URL_HINT)
     return url
 
 

@@ -1,11 +1,16 @@
 """`python -m nodes.simulator [--port 8765] [--job-seconds 2] [--fault ws_drop] ...` (from the
 repository root): serve the simulator in the foreground until Ctrl-C, printing the base URL
-and the credentials to use."""
+and the credentials to use.
+
+Settings of the server (`--max-upload-bytes`, `--max-pending`, ...) are options; faults are
+`--fault NAME[=VALUE]`. A setting given as a fault, or a port in use, is one line naming what to
+type instead, never a traceback."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
 
@@ -13,7 +18,10 @@ from ..api import BY_KEY, overrides
 from ..errors import AliveAIError
 from .faults import Faults
 from .runner import make_simulator, serve
-from .state import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD
+from .state import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD, SimConfig
+
+# A port someone else listens on: EADDRINUSE on POSIX, WSAEADDRINUSE on Windows.
+PORT_IN_USE = {errno.EADDRINUSE, 10048}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="jobs running at once, across users")
     p.add_argument("--max-pending", type=int, default=8, help="per-user cap on queued + running jobs")
     p.add_argument("--url-ttl", type=int, default=3600, help="seconds a media URL stays valid")
+    p.add_argument("--max-upload-bytes", type=int, default=SimConfig.max_upload_bytes, metavar="N",
+                   help="largest upload accepted; a larger one is HTTP 413 (default 50 MiB)")
     p.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
                    help=f"a valid API key, one user per key (default {DEFAULT_API_KEY})")
     p.add_argument("--replay-on-connect", action="store_true", help="send the current state when a prompt socket opens")
@@ -48,11 +58,27 @@ def moved_paths(specs: list[str]) -> dict[str, str]:
     return out
 
 
+def setting_given_as_fault(specs: list[str]) -> str | None:
+    """The first --fault that names a server setting (e.g. max_upload_bytes=200), as the option to use."""
+    settings = set(SimConfig.__dataclass_fields__)
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        if name.strip() in settings and name.strip() not in Faults.names():
+            return f"--{name.strip().replace('_', '-')}" + (f" {value}" if value else " N")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    option = setting_given_as_fault(args.fault)
+    if option:
+        print(f"error: {option.split()[0][2:].replace('-', '_')} is a setting of the simulator, not a fault: "
+              f"use {option}", file=sys.stderr)
+        return 2
     try:
         sim = make_simulator(args.fault, job_seconds=args.job_seconds, workers=args.workers,
                              max_pending=args.max_pending, url_ttl=args.url_ttl,
+                             max_upload_bytes=args.max_upload_bytes,
                              api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
                              replay_on_connect=args.replay_on_connect, moved_paths=moved_paths(args.move_path))
     except (TypeError, ValueError, AliveAIError) as e:
@@ -75,8 +101,16 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         await serve(sim, args.port, ready, stop)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except OSError as e:
+        if e.errno in PORT_IN_USE:
+            print(f"error: port {args.port} on 127.0.0.1 is already in use (another simulator or ComfyUI?): "
+                  "stop that program, or pick another port with --port N (--port 0: any free port)", file=sys.stderr)
+        else:
+            print(f"error: cannot listen on 127.0.0.1:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print("AliveAI simulator stopped", flush=True)
     return 0
 
