@@ -24,8 +24,9 @@ def media(name: str = "mediaId", kind: str = "image", required: bool = True, doc
                  doc=doc or f"ID of the {kind} to work on (an upload or an earlier result).")
 
 
-def created_from(required: bool = False) -> Field:
-    return Field("createdFromPromptId", required=required, from_prompt=True,
+def created_from(required: bool = False, media: str = "mediaId") -> Field:
+    """`media` names the field whose media's prompt is sent (the source image, never a mask)."""
+    return Field("createdFromPromptId", required=required, from_prompt=True, from_media=media,
                  doc="The promptId that produced the input media (filled from the upstream node).",
                  note="meaning inferred from the name; required here" if required else "meaning inferred from the name")
 
@@ -197,8 +198,8 @@ CREATES: tuple[Operation, ...] = (
                text("faceDetails", doc="Details of the face."),
                text("negativeFaceDetails", doc="Face details to avoid."),
                Field("strength", INTEGER, required=True, minimum=1, maximum=100, suggest=50, doc="Strength, 1..100."),
-               Field("faceIndex", INTEGER, minimum=0, suggest=0, doc="Which face of the image, counting from 0.",
-                     note="base not documented; sample value 0"),
+               Field("faceIndex", INTEGER, suggest=0, doc="Which face of the image (0 in the doc's sample).",
+                     note="range and base not documented; sample value 0"),
                created_from(),
                enum("faceModel", enums.FACE_MODEL, "FaceModel", doc="The face model."),
            ), doc="Improves the face of an existing image"),
@@ -210,7 +211,7 @@ CREATES: tuple[Operation, ...] = (
                media(doc="ID of the media (image) to be used as the source for video generation"),
                media("lastFrameMediaId", required=False,
                      doc="ID of the media (image) to be used as the last frame in the video"),
-               Field("customImage", BOOLEAN,
+               Field("customImage", BOOLEAN, upload_flag=True,
                      doc="Indicates whether a custom image (external image upload) is used for video generation"),
                text("text", 1500, required=True, min_length=1,
                     doc="Text prompt describing the content of the video to be generated"),
@@ -233,7 +234,7 @@ CREATES: tuple[Operation, ...] = (
         seed(),
         media("maskMediaId", kind="mask", doc="Mask of the area to repaint (white = change; the convention is inferred)."),
         media("originalMediaId", doc="The image to inpaint."),
-        created_from(required=True),
+        created_from(required=True, media="originalMediaId"),
         Field("strength", INTEGER, required=True, minimum=1, maximum=100, suggest=75, doc="Inpaint strength, 1..100."),
         text("prompt", 200, required=True, doc="What to paint into the masked area."),
         text("negativePrompt", 200, doc="What to avoid."),

@@ -29,10 +29,10 @@ RESOURCES: tuple[Operation, ...] = (
     # Prompts Manager
     op(1, "get_prompts", "Get Prompts", "Prompts Manager", "GET", "/prompts", CODE, JSON, "Library", (
         Field("page", INTEGER, required=True, where=QUERY, minimum=0, suggest=0, doc="Page number, from 0."),
-        Field("pageSize", INTEGER, where=QUERY, minimum=1, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
-              note="the doc gives no minimum; 1 is ours: an empty page makes no sense"),
+        Field("pageSize", INTEGER, where=QUERY, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
+              note="the doc gives no minimum"),
         Field("promptType", ARRAY, where=QUERY, items=STRING, enum=enums.PROMPT_TYPE, enum_name="PromptType",
-              doc="Only prompts of these types.", note="sent as a repeated query parameter"),
+              doc="Only prompts of these types (one or several).", note="sent as a repeated query parameter"),
         Field("query", where=QUERY, doc="Search query"),
     ), doc="Endpoints for managing completed prompts."),
     op(2, "delete_prompt", "Delete Prompt", "Prompts Manager", "DELETE", "/prompts/{promptId}", INFERRED, NOTHING,
