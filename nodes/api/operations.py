@@ -24,8 +24,9 @@ def media(name: str = "mediaId", kind: str = "image", required: bool = True, doc
                  doc=doc or f"ID of the {kind} to work on (an upload or an earlier result).")
 
 
-def created_from(required: bool = False, media: str = "mediaId") -> Field:
-    """`media` names the field whose media's prompt is sent (the source image, never a mask)."""
+def created_from(required: bool = False, media: str | None = "mediaId") -> Field:
+    """`media` names the field whose media's prompt is sent (the source image, never a mask);
+    None where the operation has no media input, so the user types it."""
     return Field("createdFromPromptId", required=required, from_prompt=True, from_media=media,
                  doc="The promptId that produced the input media (filled from the upstream node).",
                  note="meaning inferred from the name; required here" if required else "meaning inferred from the name")
@@ -142,7 +143,7 @@ CREATES: tuple[Operation, ...] = (
                      doc="Add more randomness to the face generation. This can lead to more unique and varied results, "
                          "but may also result in less consistent faces across generations with the same prompt. "
                          "Only for model DEFAULT"),
-               created_from(),
+               created_from(media=None),  # no media input here: a text widget
            )),
     create(9, "create_edit_breasts", "Create Edit Breasts", "/prompts/edit-breasts", INFERRED, "EDIT_BREASTS",
            "editBreastsRequest", IMAGE, "Edit", (seed(), media(), created_from())),

@@ -10,7 +10,8 @@ directions, so INPUT_TYPES, VALIDATE_INPUTS and the run share the same rules:
 - a scalar array (promptType) is comma-separated text, each item checked against its enum;
 - media-id fields become sockets (IMAGE / MASK / VIDEO, a media handle, or a media-id string);
 - nested objects become sockets of their own type, filled by the parameter-builder nodes;
-- `createdFromPromptId` is never a widget: it comes from the upstream media handle.
+- `createdFromPromptId` comes from the upstream media handle; it is a widget only where the
+  operation has no media input (Create Face).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def socket_type(op: Operation, f: Field) -> str | None:
 
 
 def is_widget(f: Field) -> bool:
-    return not (f.media or f.from_prompt or f.shape)
+    return not (f.media or (f.from_prompt and f.from_media) or f.shape)
 
 
 def tooltip(f: Field, extra: str = "") -> str:
