@@ -8,6 +8,8 @@
 import { api } from "../../scripts/api.js";
 
 export const JOB_EVENT = "aliveai.job";
+/** The account's queue changed (the server follows AliveAI's user websocket; see nodes/comfy/live_queue.py). */
+export const QUEUE_EVENT = "aliveai.queue";
 
 /**
  * @param {string} path
@@ -91,4 +93,13 @@ export const getCatalog = (kind, refresh = false) =>
  */
 export function onJobEvent(fn) {
   api.addEventListener(JOB_EVENT, (/** @type {any} */ e) => fn(e?.detail ?? {}));
+}
+
+/**
+ * Listen to `aliveai.queue`: the account's pending jobs, pushed by the server as AliveAI's user
+ * websocket reports them. Only the queue items arrive here; the token stays on the server.
+ * @param {(detail: {queue?: any[], updated?: number, queue_source?: string}) => void} fn
+ */
+export function onQueueEvent(fn) {
+  api.addEventListener(QUEUE_EVENT, (/** @type {any} */ e) => fn(e?.detail ?? {}));
 }

@@ -241,3 +241,99 @@ def test_404_on_a_lookup_by_id_says_the_id_is_unknown(client, sim):
         client.get_prompt("no-such-prompt")
     text = str(e.value)
     assert "promptId" in text and "check the id" in text and "does not exist on this server" not in text
+
+
+# -- the user websocket: the sidebar's queue, live ------------------------------------------------
+
+def _login_client(sim, **kw):
+    from nodes.client import AliveAIClient
+    from nodes.client.config import Settings
+    from nodes.simulator import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+    return AliveAIClient(Settings(sim.base_url, email=DEFAULT_EMAIL, password=DEFAULT_PASSWORD, source="env"),
+                         backoff_factor=0.01, **kw)
+
+
+def _create(client):
+    return client.submit("create_prompt", name="Ada Lovelace", appearance="at her desk", detailLevel="MEDIUM").prompt_id
+
+
+def test_user_websocket_follows_queue_changes_with_the_me_id_and_the_login_token(sim):
+    from nodes.client.user_socket import UserQueue
+    from support import wait_for
+
+    seen: list[list[dict]] = []
+    with _login_client(sim) as c:
+        follower = UserQueue(c, seen.append, heartbeat=0.2).start()
+        try:
+            wait_for(lambda: follower.live)
+            pid = _create(c)
+            wait_for(lambda: follower.events >= 1 and any(q["promptId"] == pid for items in seen for q in items))
+        finally:
+            follower.stop()
+        user_id = c.me()["id"]
+    assert sim.state.counters.user_ws_connections >= 1
+    sockets = [e for e in sim.state.log if e.path.startswith("/ws/users/")]
+    assert sockets and all(e.path == f"/ws/users/{user_id}" for e in sockets)
+    assert all(set(q) <= {"promptId", "queuePosition", "progress", "video"} for items in seen for q in items)
+
+
+def test_key_only_account_says_why_and_polls(client, sim):
+    from nodes.client.user_socket import KEY_ONLY, POLLING, UserQueue
+    from support import wait_for
+
+    follower = UserQueue(client, lambda items: None).start()
+    wait_for(lambda: follower.state == POLLING)
+    assert follower.reason == KEY_ONLY and sim.state.counters.user_ws_connections == 0
+
+
+def test_a_refused_user_websocket_falls_back_to_polling(sim):
+    from nodes.client.user_socket import POLLING, UserQueue
+    from support import assert_injected, wait_for
+
+    sim.state.faults.set("ws_refuse", True)
+    with _login_client(sim) as c:
+        follower = UserQueue(c, lambda items: None, retries=1, backoff=0.01).start()
+        wait_for(lambda: follower.state == POLLING)
+        follower.stop()
+    assert "polled" in follower.reason and "503" in follower.reason
+    assert_injected(sim, "ws_refuse")
+
+
+def test_status_route_serves_the_live_queue_and_pushes_it_without_the_token(comfy, sim, monkeypatch):
+    import json
+
+    from nodes.comfy import live_queue, routes
+    from nodes.redact import redact
+    from nodes.simulator import DEFAULT_EMAIL, DEFAULT_PASSWORD
+    from support import wait_for
+
+    monkeypatch.delenv("ALIVEAI_API_KEY")
+    monkeypatch.setenv("ALIVEAI_EMAIL", DEFAULT_EMAIL)
+    monkeypatch.setenv("ALIVEAI_PASSWORD", DEFAULT_PASSWORD)
+    pushed: list[list[dict]] = []
+    monkeypatch.setattr(live_queue, "emit", pushed.append)
+    try:
+        routes.status(0.0)
+        wait_for(lambda: routes.status(0.0).get("queue_source") == "websocket")
+        with _login_client(sim) as c:
+            pid = _create(c)
+        wait_for(lambda: any(q["promptId"] == pid for items in pushed for q in items))
+        out = routes.status(60.0)
+        assert out["queue_source"] == "websocket" and any(q["promptId"] == pid for q in out["queue"])
+        token = live_queue.LIVE._client.transport.auth.header().removeprefix("Bearer ")
+        assert token and token not in json.dumps([out, pushed]) and redact(token) != token
+    finally:
+        live_queue.LIVE.stop()
+
+
+def test_status_route_with_a_key_polls_and_says_why(comfy, sim):
+    from nodes.client.user_socket import KEY_ONLY
+    from nodes.comfy import live_queue, routes
+    from support import wait_for
+
+    try:
+        wait_for(lambda: routes.status(0.0).get("queue_note") == KEY_ONLY)
+        assert routes.status(0.0)["queue_source"] == "polling" and sim.state.counters.user_ws_connections == 0
+    finally:
+        live_queue.LIVE.stop()

@@ -50,10 +50,12 @@ RESOURCES: tuple[Operation, ...] = (
        doc="Unused endpoint to show the Websocket payload for a prompt event. Connect to "
            "wss://api.aliveai.app/ws/prompts/{promptId} to receive real-time updates for the prompt.",
        note="followed by the client's job handle, never called over HTTP"),
-    op(28, "user_events", "Websocket User Event Example", "Prompts", "WS", "/ws/users/r9orK", DOC, EVENTS,
-       "Library", (Field("token", required=True, where=QUERY, doc="The Bearer access token."),),
+    op(28, "user_events", "Websocket User Event Example", "Prompts", "WS", "/ws/users/{userId}", DOC, EVENTS,
+       "Library", (path_id("userId", "The account's id (Me's id; the doc's example shows r9orK)."),
+                   Field("token", required=True, where=QUERY, doc="The Bearer access token.")),
        doc="Connect to wss://api.aliveai.app/ws/users/r9orK?token={bearerToken} to receive real-time updates "
-           "for the user queue.", note="r9orK is a literal in the doc; its meaning is unknown"),
+           "for the user queue.", note="the doc's URL has the literal r9orK where we send Me's id: its meaning is "
+           "unknown (the simulator accepts any); followed by the sidebar's live queue, never called over HTTP"),
     # Upload
     op(29, "upload_file", "Upload File", "Upload", "POST", "/upload", INFERRED, UPLOAD, "Library", (
         Field("name", where=FORM, doc="File name of the upload."),
