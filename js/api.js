@@ -8,6 +8,8 @@
 import { api } from "../../scripts/api.js";
 
 export const JOB_EVENT = "aliveai.job";
+/** The account's queue changed (the server follows AliveAI's user websocket; see nodes/comfy/live_queue.py). */
+export const QUEUE_EVENT = "aliveai.queue";
 
 /**
  * @param {string} path
@@ -105,3 +107,12 @@ export const runApiCheck = () => call("/aliveai/doctor/check", { method: "POST" 
  * @returns {Promise<{saved: Record<string, string>, note: string}>}
  */
 export const saveFoundPaths = (keys) => call("/aliveai/doctor/save", { method: "POST", body: keys ? { keys } : {} });
+
+/**
+ * Listen to `aliveai.queue`: the account's pending jobs, pushed by the server as AliveAI's user
+ * websocket reports them. Only the queue items arrive here; the token stays on the server.
+ * @param {(detail: {queue?: any[], updated?: number, queue_source?: string}) => void} fn
+ */
+export function onQueueEvent(fn) {
+  api.addEventListener(QUEUE_EVENT, (/** @type {any} */ e) => fn(e?.detail ?? {}));
+}

@@ -8,10 +8,13 @@
  * the panel has room for a queue list. The bottom panel is shared with logs and the terminal
  * and usually collapsed; a top-bar badge has no stable API in 1.27.
  * Refreshed on `aliveai.job` (a job node finished or failed) and every 30 s, only while the tab
- * is open and the browser tab visible: a closed tab costs no API calls.
+ * is open and the browser tab visible: a closed tab costs no API calls. The queue list also follows
+ * `aliveai.queue` live: the server holds AliveAI's user websocket (opened by the first status
+ * request) and pushes each new queue; without it (an API key, a dropped socket) the server polls
+ * Get Pending and the status says why.
  */
 import { app } from "../../scripts/app.js";
-import { getStatus, onJobEvent, resetSpend } from "./api.js";
+import { getStatus, onJobEvent, onQueueEvent, resetSpend } from "./api.js";
 import { TtlCache } from "./lib/cache.js";
 import { formatAge, formatCredits, queueLine, sessionLine } from "./lib/format.js";
 
@@ -41,12 +44,22 @@ async function paint(root, afterJob = false) {
   const notes = [`updated ${formatAge(s.updated, Date.now())}`];
   if (s.stale || res.stale) notes.push("stale");
   if (s.error) notes.push(String(s.error));
-  info.textContent = notes.join(" · ");
   spent.textContent = sessionLine(s.session);
   const reset = /** @type {HTMLElement} */ (root.querySelector("[data-aliveai=reset]"));
   reset.style.display = s.session && s.session.jobs > 0 && typeof s.session.budget === "number" ? "" : "none";
-  const queue = Array.isArray(s.queue) ? s.queue : [];
-  list.replaceChildren(...(queue.length ? queue.map((/** @type {any} */ q) => Object.assign(document.createElement("li"),
+  notes.push(s.queue_source === "websocket" ? "queue live" : "queue polled");
+  if (s.queue_note) notes.push(String(s.queue_note));
+  info.textContent = notes.join(" · ");
+  paintQueue(list, s.queue);
+}
+
+/**
+ * @param {HTMLElement} list
+ * @param {any} queue
+ */
+function paintQueue(list, queue) {
+  const items = Array.isArray(queue) ? queue : [];
+  list.replaceChildren(...(items.length ? items.map((/** @type {any} */ q) => Object.assign(document.createElement("li"),
     { textContent: queueLine(q) })) : [Object.assign(document.createElement("li"), { textContent: "No pending jobs." })]));
 }
 
@@ -109,6 +122,11 @@ app.registerExtension({
     onJobEvent(() => {
       cache.invalidate();
       if (mounted?.root.isConnected) paint(mounted.root, true);
+    });
+    onQueueEvent((detail) => {
+      cache.invalidate();
+      const list = mounted?.root.isConnected ? mounted.root.querySelector("[data-aliveai=queue]") : null;
+      if (list) paintQueue(/** @type {HTMLElement} */ (list), detail.queue);
     });
     const manager = /** @type {any} */ (app).extensionManager;
     if (!manager?.registerSidebarTab) {

@@ -14,14 +14,14 @@ from nodes.comfy import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 from nodes.comfy.builder_nodes import (BUILDER_NODES, CharacterNode, ClothesNode, CropAreaNode, EditLoraStackNode,
                                        FaceSwapNode, LoraStackNode, PoseNode, VideoLoraStackNode)
 from nodes.comfy.handles import MediaHandle, MediaRef
-from nodes.comfy.widgets import SHAPE_SOCKETS, VIDEO_LORAS
+from nodes.comfy.widgets import SHAPE_SOCKETS, UNSET_FLOAT, VIDEO_LORAS
 from nodes.errors import ValidationError
 
 KEYS = {"AliveAIPose": "Pose (AliveAI)", "AliveAIFaceSwap": "Face Swap (AliveAI)",
         "AliveAILoraStack": "LoRA Stack (AliveAI)", "AliveAIEditLoraStack": "Edit LoRA Stack (AliveAI)",
         "AliveAIVideoLoraStack": "Video LoRA Stack (AliveAI)", "AliveAIClothes": "Clothes (AliveAI)",
         "AliveAICropArea": "Crop Area (AliveAI)", "AliveAICharacter": "Character (AliveAI)"}
-FACE_DEFAULTS = {"faceSwapModel": "DEFAULT", "isPartialSwap": False, "swapStrength": -1.0,
+FACE_DEFAULTS = {"faceSwapModel": "DEFAULT", "isPartialSwap": False, "swapStrength": UNSET_FLOAT,
                  "faceReplaceGender": "(not set)", "face_media_id": ""}
 
 
@@ -118,7 +118,7 @@ def test_face_swap_from_a_handle_or_typed_ids(sim, comfy):
 
 
 def test_create_image_with_two_chained_lora_stacks(sim, comfy):
-    first = stack(LoraStackNode, ("tpl-film-grain", 10.0), ("tpl-selfie", -1.0))
+    first = stack(LoraStackNode, ("tpl-film-grain", 10.0), ("tpl-selfie", UNSET_FLOAT))
     both = stack(LoraStackNode, ("tpl-studio-light", 4.5), upstream=first)
     assert first == [{"id": "tpl-film-grain", "strength": 10.0}, {"id": "tpl-selfie"}]   # upstream untouched
     out = run(NODE_CLASS_MAPPINGS["AliveAICreateImage"], name="Ada Lovelace", appearance="curly hair",
@@ -192,7 +192,7 @@ def test_lora_stack_refuses_an_eleventh_entry():
         chain = stack(LoraStackNode, *[(x, 1.0) for x in ids[i:i + 3]], upstream=chain)
     assert len(chain) == 9
     assert len(stack(LoraStackNode, (ids[9], 1.0), upstream=chain)) == 10
-    assert stack(LoraStackNode, ("", -1.0), upstream=chain) == chain     # a cleared link passes through
+    assert stack(LoraStackNode, ("", UNSET_FLOAT), upstream=chain) == chain     # a cleared link passes through
     with pytest.raises(ValidationError) as err:
         stack(LoraStackNode, (ids[9], 1.0), (ids[10], 1.0), upstream=chain)
     assert str(err.value).startswith("LoRA Stack (AliveAI): ") and "at most 10" in str(err.value)

@@ -127,8 +127,9 @@ def test_min_lengths_and_not_blank():
 def test_image_to_video_model_specific_fields():
     base = {"videoModel": "DEFAULT", "mediaId": "m1", "text": "go"}
     assert prepare("create_image_to_video", {**base, "motionStrength": 6}).json["motionStrength"] == 6
-    with pytest.raises(ValidationError, match="only when 'videoModel' is GROK"):
-        prepare("create_image_to_video", {**base, "videoQuality": "V_720P"})
+    # issue 12: the doc only says when videoQuality applies; it is sent, with a warning, not refused
+    p = prepare("create_image_to_video", {**base, "videoQuality": "V_720P"})
+    assert p.json["videoQuality"] == "V_720P" and any("only when 'videoModel' is GROK" in w for w in p.warnings)
     with pytest.raises(ValidationError, match="maximum 6|at most 6"):
         prepare("create_image_to_video", {**base, "motionStrength": 7})
     with pytest.raises(ValidationError, match="at most 1500"):
@@ -229,7 +230,9 @@ def test_partial_check_waits_for_linked_fields_but_refuses_empty_ones():
     assert check_fields(op.name, op.fields, {"motionStrength": 6}, SHAPES, "", partial=True) == {"motionStrength": 6}
     with pytest.raises(ValidationError, match="'text' is required"):
         check_fields(op.name, op.fields, {"text": ""}, SHAPES, "", partial=True)
-    with pytest.raises(ValidationError, match="only when 'videoModel'"):
-        check_fields(op.name, op.fields, {"videoModel": "GROK", "motionStrength": 2}, SHAPES, "", partial=True)
+    warnings: list[str] = []   # issue 12: the doc says when it applies; a warning, not a refusal
+    assert check_fields(op.name, op.fields, {"videoModel": "GROK", "motionStrength": 2}, SHAPES, "", partial=True,
+                        warnings=warnings) == {"videoModel": "GROK", "motionStrength": 2}
+    assert any("only when 'videoModel'" in w for w in warnings)
     with pytest.raises(ValidationError, match="'videoModel' is required"):
         check_fields(op.name, op.fields, {"motionStrength": 6}, SHAPES, "")

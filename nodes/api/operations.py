@@ -24,8 +24,10 @@ def media(name: str = "mediaId", kind: str = "image", required: bool = True, doc
                  doc=doc or f"ID of the {kind} to work on (an upload or an earlier result).")
 
 
-def created_from(required: bool = False) -> Field:
-    return Field("createdFromPromptId", required=required, from_prompt=True,
+def created_from(required: bool = False, media: str | None = "mediaId") -> Field:
+    """`media` names the field whose media's prompt is sent (the source image, never a mask);
+    None where the operation has no media input, so the user types it."""
+    return Field("createdFromPromptId", required=required, from_prompt=True, from_media=media,
                  doc="The promptId that produced the input media (filled from the upstream node).",
                  note="meaning inferred from the name; required here" if required else "meaning inferred from the name")
 
@@ -141,7 +143,7 @@ CREATES: tuple[Operation, ...] = (
                      doc="Add more randomness to the face generation. This can lead to more unique and varied results, "
                          "but may also result in less consistent faces across generations with the same prompt. "
                          "Only for model DEFAULT"),
-               created_from(),
+               created_from(media=None),  # no media input here: a text widget
            )),
     create(9, "create_edit_breasts", "Create Edit Breasts", "/prompts/edit-breasts", INFERRED, "EDIT_BREASTS",
            "editBreastsRequest", IMAGE, "Edit", (seed(), media(), created_from())),
@@ -197,8 +199,8 @@ CREATES: tuple[Operation, ...] = (
                text("faceDetails", doc="Details of the face."),
                text("negativeFaceDetails", doc="Face details to avoid."),
                Field("strength", INTEGER, required=True, minimum=1, maximum=100, suggest=50, doc="Strength, 1..100."),
-               Field("faceIndex", INTEGER, minimum=0, suggest=0, doc="Which face of the image, counting from 0.",
-                     note="base not documented; sample value 0"),
+               Field("faceIndex", INTEGER, suggest=0, doc="Which face of the image (0 in the doc's sample).",
+                     note="range and base not documented; sample value 0"),
                created_from(),
                enum("faceModel", enums.FACE_MODEL, "FaceModel", doc="The face model."),
            ), doc="Improves the face of an existing image"),
@@ -210,7 +212,7 @@ CREATES: tuple[Operation, ...] = (
                media(doc="ID of the media (image) to be used as the source for video generation"),
                media("lastFrameMediaId", required=False,
                      doc="ID of the media (image) to be used as the last frame in the video"),
-               Field("customImage", BOOLEAN,
+               Field("customImage", BOOLEAN, upload_flag=True,
                      doc="Indicates whether a custom image (external image upload) is used for video generation"),
                text("text", 1500, required=True, min_length=1,
                     doc="Text prompt describing the content of the video to be generated"),
@@ -233,7 +235,7 @@ CREATES: tuple[Operation, ...] = (
         seed(),
         media("maskMediaId", kind="mask", doc="Mask of the area to repaint (white = change; the convention is inferred)."),
         media("originalMediaId", doc="The image to inpaint."),
-        created_from(required=True),
+        created_from(required=True, media="originalMediaId"),
         Field("strength", INTEGER, required=True, minimum=1, maximum=100, suggest=75, doc="Inpaint strength, 1..100."),
         text("prompt", 200, required=True, doc="What to paint into the masked area."),
         text("negativePrompt", 200, doc="What to avoid."),

@@ -29,10 +29,10 @@ RESOURCES: tuple[Operation, ...] = (
     # Prompts Manager
     op(1, "get_prompts", "Get Prompts", "Prompts Manager", "GET", "/prompts", CODE, JSON, "Library", (
         Field("page", INTEGER, required=True, where=QUERY, minimum=0, suggest=0, doc="Page number, from 0."),
-        Field("pageSize", INTEGER, where=QUERY, minimum=1, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
-              note="the doc gives no minimum; 1 is ours: an empty page makes no sense"),
+        Field("pageSize", INTEGER, where=QUERY, maximum=20, suggest=20, doc="Prompts per page (at most 20).",
+              note="the doc gives no minimum"),
         Field("promptType", ARRAY, where=QUERY, items=STRING, enum=enums.PROMPT_TYPE, enum_name="PromptType",
-              doc="Only prompts of these types.", note="sent as a repeated query parameter"),
+              doc="Only prompts of these types (one or several).", note="sent as a repeated query parameter"),
         Field("query", where=QUERY, doc="Search query"),
     ), doc="Endpoints for managing completed prompts."),
     op(2, "delete_prompt", "Delete Prompt", "Prompts Manager", "DELETE", "/prompts/{promptId}", INFERRED, NOTHING,
@@ -50,10 +50,12 @@ RESOURCES: tuple[Operation, ...] = (
        doc="Unused endpoint to show the Websocket payload for a prompt event. Connect to "
            "wss://api.aliveai.app/ws/prompts/{promptId} to receive real-time updates for the prompt.",
        note="followed by the client's job handle, never called over HTTP"),
-    op(28, "user_events", "Websocket User Event Example", "Prompts", "WS", "/ws/users/r9orK", DOC, EVENTS,
-       "Library", (Field("token", required=True, where=QUERY, doc="The Bearer access token."),),
+    op(28, "user_events", "Websocket User Event Example", "Prompts", "WS", "/ws/users/{userId}", DOC, EVENTS,
+       "Library", (path_id("userId", "The account's id (Me's id; the doc's example shows r9orK)."),
+                   Field("token", required=True, where=QUERY, doc="The Bearer access token.")),
        doc="Connect to wss://api.aliveai.app/ws/users/r9orK?token={bearerToken} to receive real-time updates "
-           "for the user queue.", note="r9orK is a literal in the doc; its meaning is unknown"),
+           "for the user queue.", note="the doc's URL has the literal r9orK where we send Me's id: its meaning is "
+           "unknown (the simulator accepts any); followed by the sidebar's live queue, never called over HTTP"),
     # Upload
     op(29, "upload_file", "Upload File", "Upload", "POST", "/upload", INFERRED, UPLOAD, "Library", (
         Field("name", where=FORM, doc="File name of the upload."),

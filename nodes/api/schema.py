@@ -43,6 +43,10 @@ INFERRED = "inferred"
 
 SEED_PATTERN = r"^\d{1,18}$"
 
+# Every integer of the doc is an int32: these bound any INTEGER field whose own limits are wider or absent.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Field:
@@ -51,7 +55,10 @@ class Field:
     `name` is the wire name. Limits are the doc's; `None` means the doc shows none.
     `media` marks a media-id field and says which kind of media it takes, so nodes can offer
     an IMAGE / MASK / VIDEO socket for it and upload on the fly. `from_prompt` marks
-    `createdFromPromptId`, which nodes fill from the upstream media handle.
+    `createdFromPromptId`, which nodes fill from the upstream media handle of the media field
+    named by `from_media` (Inpaint: the image, never the mask). `upload_flag` marks a boolean the
+    node fills when left unset: true when that media was uploaded by the node (customImage).
+    `only_with` is advice, not a limit: a value given with another model is sent, with a warning.
     """
 
     name: str
@@ -72,6 +79,8 @@ class Field:
     deprecated: bool = False
     media: str | None = None          # "image" | "mask" | "video"
     from_prompt: bool = False
+    from_media: str | None = None     # with from_prompt: the media field whose prompt is sent
+    upload_flag: bool = False         # a boolean the node sets to true when it uploaded the media
     shape: str | None = None          # nested object type (OBJECT, or ARRAY items)
     items: str | None = None          # scalar item type of an ARRAY without a shape
     min_items: int | None = None
@@ -83,6 +92,8 @@ class Field:
     def limits(self) -> list[str]:
         """The field's limits in words, for tooltips and the README."""
         out: list[str] = []
+        if self.type == INTEGER and self.minimum is None and self.maximum is None:
+            out.append("int32")
         if self.min_length is not None and self.max_length is not None:
             out.append(f"{self.min_length}..{self.max_length} characters")
         elif self.max_length is not None:

@@ -4,7 +4,10 @@
 (lengths, ranges, patterns, enums, required fields, array sizes, nested objects) is checked
 locally and a bad value costs no credit. Optional fields that are unset (None, "" or []) are
 left out of the request: the doc's arrays need at least one item and its strings have limits,
-so an empty value would be rejected or misread by the API.
+so an empty value would be rejected or misread by the API. Every integer is an int32 in the doc,
+so one outside [-2^31, 2^31-1] is refused whatever the field's own limits (ComfyUI skips its
+min/max checks for our nodes, whose VALIDATE_INPUTS takes **kwargs). A field's `only_with` is
+the doc's description of when it applies, not a limit: it gives a warning, never a refusal.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ValidationError
-from .schema import (ARRAY, BINARY, BODY, BOOLEAN, FORM, INTEGER, NUMBER, OBJECT, PATH, QUERY, STRING, Field, Operation,
-                     Shape)
+from .schema import (ARRAY, BINARY, BODY, BOOLEAN, FORM, INT32_MAX, INT32_MIN, INTEGER, NUMBER, OBJECT, PATH, QUERY,
+                     STRING, Field, Operation, Shape)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Prepared:
     query: tuple[tuple[str, str], ...]
     json: dict[str, Any] | None
     form: dict[str, Any] | None
+    warnings: tuple[str, ...] = ()   # sent anyway: e.g. a field the doc says applies only with another model
 
 
 def is_unset(value: Any) -> bool:
@@ -41,7 +45,8 @@ def prepare(op: Operation, values: Mapping[str, Any], shapes: Mapping[str, Shape
         raise ValidationError(f"unknown field(s) {', '.join(map(repr, unknown))}; "
                               f"known: {', '.join(sorted(known)) or 'none'}",
                               operation=op.name, field=unknown[0], limit="known fields")
-    clean = check_fields(op.name, op.fields, values, shapes, prefix="")
+    warnings: list[str] = []
+    clean = check_fields(op.name, op.fields, values, shapes, prefix="", warnings=warnings)
     path = op.path
     query: list[tuple[str, str]] = []
     body: dict[str, Any] = {}
@@ -60,7 +65,8 @@ def prepare(op: Operation, values: Mapping[str, Any], shapes: Mapping[str, Shape
         else:
             body[f.name] = v
     has_body = any(f.where == BODY for f in op.fields)
-    return Prepared(op.method, path, tuple(query), body if has_body else None, form if op.multipart else None)
+    return Prepared(op.method, path, tuple(query), body if has_body else None, form if op.multipart else None,
+                    tuple(warnings))
 
 
 def _query_text(v: Any) -> str:
@@ -70,10 +76,12 @@ def _query_text(v: Any) -> str:
 
 
 def check_fields(opname: str, fields: tuple[Field, ...], values: Mapping[str, Any],
-                 shapes: Mapping[str, Shape], prefix: str, partial: bool = False) -> dict[str, Any]:
+                 shapes: Mapping[str, Shape], prefix: str, partial: bool = False,
+                 warnings: list[str] | None = None) -> dict[str, Any]:
     """Check `values` against `fields`. With `partial`, fields absent from `values` are not
     checked (at queue time a linked input has no value yet); a present but empty required
-    field is still refused, and a cross-field rule waits until both fields are known."""
+    field is still refused. A field set where the doc says it does not apply (`only_with`) is
+    kept, and a warning is added to `warnings`."""
     out: dict[str, Any] = {}
     for f in fields:
         if partial and f.name not in values:
@@ -90,11 +98,10 @@ def check_fields(opname: str, fields: tuple[Field, ...], values: Mapping[str, An
             other, allowed = f.only_with
             if partial and other not in out:
                 continue
-            if out.get(other) not in allowed:
-                raise ValidationError(
-                    f"'{prefix + f.name}' applies only when '{prefix + other}' is {' or '.join(allowed)} "
-                    f"(it is {out.get(other)!r}); leave it unset", operation=opname, field=prefix + f.name,
-                    limit=f"only with {other} in {allowed}")
+            if out.get(other) not in allowed and warnings is not None:
+                warnings.append(f"{opname}: '{prefix + f.name}' applies only when '{prefix + other}' is "
+                                f"{' or '.join(allowed)} (it is {out.get(other)!r}); sent anyway, AliveAI may "
+                                "ignore it")
     return out
 
 
@@ -124,6 +131,8 @@ def check_value(opname: str, f: Field, v: Any, shapes: Mapping[str, Shape], labe
                 if not v.is_integer():
                     fail(f"must be a whole number (got {v})", "integer")
                 v = int(v)
+            if not INT32_MIN <= v <= INT32_MAX:
+                fail(f"must fit a 32-bit integer, {INT32_MIN}..{INT32_MAX} (got {v})", "int32")
         elif not math.isfinite(v):
             fail(f"must be a finite number (got {v})", "finite")
         if f.minimum is not None and v < f.minimum:
@@ -158,7 +167,7 @@ def check_value(opname: str, f: Field, v: Any, shapes: Mapping[str, Shape], labe
                     raise ValidationError(f"'{sub}' must be an object", operation=opname, field=sub, limit="object")
                 items.append(_check_shape(opname, f, item, shapes, sub))
             else:
-                scalar = Field(f.name, type=f.items or STRING, enum=f.enum)
+                scalar = Field(f.name, type=f.items or STRING, enum=f.enum, enum_name=f.enum_name)
                 items.append(check_value(opname, scalar, item, shapes, sub))
         return items
     raise AssertionError(f"table error: {label} has unknown type {f.type!r}")

@@ -69,7 +69,7 @@ class AliveAIClient:
             files = {"image": (form.get("name") or "upload.bin", blob)}
             data = form
         return self.transport.request(prep.method, prep.path, params=list(prep.query) or None, json=prep.json,
-                                      files=files, data=data, operation=op.name, auth=op.auth, prompt_id=prompt_id)
+                                      files=files, data=data, operation=op, auth=op.auth, prompt_id=prompt_id)
 
     def text(self, operation: str, **fields: Any) -> str | tuple[str, str]:
         """Run an LLM helper: `promptText`, or `(promptText, negPrompt)` for Generate Video Prompt."""

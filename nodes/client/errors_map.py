@@ -2,14 +2,25 @@
 
 The error body format is not documented (API.md §7.2): take the first non-empty of `detail`,
 `message`, `error`, `description`, `reason`, else the raw text cut to 300 characters.
+
+A 404 or 405 names the operation and the path tried. On an operation that looks something up by
+an id in its path (Get Prompt, Load Result, a delete by id) a 404 most likely means the id is
+unknown, and says so; anywhere else it means the path (or method) in the operation table is
+wrong for this server, and points at the API check, which finds the right one.
 """
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import ApiError, AuthError, NotFoundError, RateLimitError
 
+if TYPE_CHECKING:
+    from ..api.schema import Operation
+
 MAX_PENDING_TEXT = "max pending creations"
+RUN_CHECK = ("Run the API check (python -m nodes.doctor, or Settings > AliveAI > Check API): it finds the right "
+             "path and saves it for you.")
 
 
 def api_message(body: object, raw: str = "") -> str:
@@ -42,8 +53,14 @@ def retry_after_seconds(value: str | None) -> float | None:
             return None
 
 
-def error_for(status: int, body: object, raw: str, *, operation: str, path: str, method: str,
+def _path_ids(op: Operation | None) -> list[str]:
+    return [f.name for f in op.fields if f.where == "path"] if op is not None else []
+
+
+def error_for(status: int, body: object, raw: str, *, operation: str | Operation, path: str, method: str,
               retry_after: str | None = None):
+    op = None if isinstance(operation, str) else operation
+    operation = operation if isinstance(operation, str) else operation.name
     msg = api_message(body, raw) or f"HTTP {status}"
     if MAX_PENDING_TEXT in msg.lower():
         return RateLimitError(f"the AliveAI queue is full ({msg}); nothing was created", operation=operation,
@@ -57,13 +74,20 @@ def error_for(status: int, body: object, raw: str, *, operation: str, path: str,
     if status == 429:
         return RateLimitError(f"rate limited (HTTP 429: {msg})", operation=operation, status=status, api_message=msg,
                               retry_after=retry_after_seconds(retry_after))
+    ids = _path_ids(op)
+    if status == 404 and ids:
+        return NotFoundError(f"AliveAI knows no {' / '.join(ids)} like that (HTTP 404 on {method} {path}: {msg}): "
+                             "check the id (a typo, another account, or deleted).", operation=operation,
+                             status=status, api_message=msg,
+                             hint="If every id gives this, the path may be wrong: " + RUN_CHECK)
     if status == 404:
-        return NotFoundError(f"not found (HTTP 404 on {method} {path}: {msg}). If this is a create, the path in the "
-                             "operation table may be wrong.", operation=operation, status=status, api_message=msg)
+        return NotFoundError(f"the path {method} {path} does not exist on this server (HTTP 404: {msg}); the "
+                             f"operation table's path for {operation} is wrong here.", operation=operation,
+                             status=status, api_message=msg, hint=RUN_CHECK)
     if status == 405:
-        return ApiError(f"method not allowed (HTTP 405 on {method} {path}: {msg}); check the base URL "
-                        "(use https://api.aliveai.app) and the operation table.", operation=operation, status=status,
-                        api_message=msg)
+        return ApiError(f"method not allowed (HTTP 405 on {method} {path}: {msg}): the operation table's method or "
+                        f"path for {operation} is wrong here, or the base URL is (use https://api.aliveai.app).",
+                        operation=operation, status=status, api_message=msg, hint=RUN_CHECK)
     if status == 413:
         return ApiError(f"the file is too large for AliveAI (HTTP 413: {msg})", operation=operation, status=status,
                         api_message=msg, hint="Send a smaller image or a shorter video.")

@@ -22,6 +22,8 @@ from .retry import IDEMPOTENT, backoff, make_retry
 if TYPE_CHECKING:  # requests and urllib3 load with the first client, not when ComfyUI imports the pack
     import requests
 
+    from ..api.schema import Operation
+
 log = logging.getLogger("aliveai")
 
 CONNECT_TIMEOUT = 10.0
@@ -210,9 +212,12 @@ class Transport:
         return self.settings.base_url + path
 
     def _login(self, email: str, password: str) -> str:
-        method, path = self.settings.routes.get("login", ("POST", "/members/login"))   # a path override
-        body = self.request(method, path, json={"email": email, "password": password},
-                            operation="Login", auth=False)
+        from .. import api  # the table checks the doc's \S (not blank) on both: spaces never reach the server
+        from ..api import overrides
+
+        login = overrides.apply(api.operation("login"), self.settings.routes)   # a path override, if any
+        prep = api.prepare(login, {"email": email, "password": password})
+        body = self.request(prep.method, prep.path, json=prep.json, operation=login, auth=False)
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not token:
             raise AuthError("the login answer has no accessToken", operation="Login")
@@ -220,7 +225,7 @@ class Transport:
         return token
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None, files: Any = None,
-                data: Any = None, operation: str, auth: bool = True, timeout: Any = None,
+                data: Any = None, operation: str | Operation, auth: bool = True, timeout: Any = None,
                 prompt_id: str | None = None) -> Any:
         """Send one API request and return its parsed JSON (or None for an empty body).
         Raises a typed AliveAIError; `requests` exceptions never escape.
@@ -230,6 +235,8 @@ class Transport:
         urllib3 cannot do: it has already handed the response over."""
         import requests
 
+        op = None if isinstance(operation, str) else operation  # the table entry, for the error's hint
+        operation = operation if isinstance(operation, str) else operation.name
         renewed = False
         bad_answers = 0
         idempotent = method.upper() in IDEMPOTENT
@@ -265,9 +272,10 @@ class Transport:
                 log.info("AliveAI: %s answered with malformed JSON, asking again", operation)
                 time.sleep(backoff(bad_answers, base=0.25, cap=4.0))
                 continue
-            return self._parse(resp, method, path, operation, prompt_id)
+            return self._parse(resp, method, path, op or operation, prompt_id)
 
-    def _parse(self, resp: requests.Response, method: str, path: str, operation: str, prompt_id: str | None) -> Any:
+    def _parse(self, resp: requests.Response, method: str, path: str, operation: str | Operation,
+               prompt_id: str | None) -> Any:
         text = resp.text
         body: Any = None
         if text:
@@ -279,6 +287,7 @@ class Transport:
             err: AliveAIError = error_for(resp.status_code, body, text, operation=operation, path=path, method=method,
                                           retry_after=resp.headers.get("Retry-After"))
             raise err.with_context(prompt_id=prompt_id)
+        operation = operation if isinstance(operation, str) else operation.name
         if text and body is None:
             raise NetworkError(f"{method} {path} answered with malformed JSON ({len(text)} bytes)",
                                operation=operation, prompt_id=prompt_id, status=resp.status_code)

@@ -7,6 +7,7 @@ media into one request per job (one job per batch item) and checks every limit o
 """
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from ..errors import ValidationError
 from . import catalogs, session
 from .handles import MediaHandle
 from .widgets import MediaSlot, media_slots, widget_values
+
+log = logging.getLogger("aliveai")
 
 
 @dataclass
@@ -139,15 +142,20 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
             src = items[i] if len(items) > 1 else items[0]  # a single mask or last frame serves every item
             sources[s.field.name] = src
             vals[s.field.name] = src.media_id or "pending-upload"
-        primary = next((sources[s.field.name] for s in slots if s.field.name in sources), None)
         created = next((f for f in op.fields if f.from_prompt), None)
-        if created is not None and primary is not None:
+        origin = sources.get(created.from_media) if created is not None else None
+        if created is not None and origin is not None:
             # An upload has no prompt; AliveAI's doc does not say what to send then (API.md §10.2).
             # We send the upload's media id, the closest thing to an origin it has.
-            vals[created.name] = primary.prompt_id or primary.media_id or "pending-upload"
-        if any(f.name == "customImage" for f in op.fields) and primary is not None and primary.uploaded:
-            vals["customImage"] = True
-        api.prepare(op, vals)  # every limit of the doc, before anything is sent
+            vals[created.name] = origin.prompt_id or origin.media_id or "pending-upload"
+        for f in op.fields:
+            if f.upload_flag and f.name not in vals:
+                main = next((sources[s.field.name] for s in slots if s.field.name in sources), None)
+                if main is not None and main.uploaded:
+                    vals[f.name] = True
+        prepared = api.prepare(op, vals)  # every limit of the doc, before anything is sent
+        for warning in prepared.warnings:
+            log.warning("AliveAI: %s", warning)
         jobs.append((vals, sources))
     catalogs.check_values(op.key, label, values)  # ids still in their catalogs (network; after the local checks)
     return jobs
@@ -155,13 +163,13 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
 
 def materialize(op: Operation, vals: dict, sources: dict) -> tuple[dict, tuple[str, ...]]:
     vals = dict(vals)
-    created = next((f.name for f in op.fields if f.from_prompt), None)
+    created = next((f for f in op.fields if f.from_prompt), None)
     for name, src in sources.items():
         if src.media_id is None:
             src.media_id, _ = src.upload()
         vals[name] = src.media_id
-        if created and vals.get(created) == "pending-upload":
-            vals[created] = src.prompt_id or src.media_id
+        if created and name == created.from_media and vals.get(created.name) == "pending-upload":
+            vals[created.name] = src.prompt_id or src.media_id
     return vals, tuple(s.media_id for s in sources.values() if s.media_id)
 
 

@@ -42,7 +42,7 @@ from ..client.config import (DEFAULT_BASE_URL, Settings, check_key, check_text, 
                              file_base_url, normalize_base_url, read_config_file, same_host, write_config_file)
 from ..errors import AliveAIError, ConfigError
 from ..redact import mask, redact, register_secret
-from . import bridge, catalogs, prefs, session, spend
+from . import live_queue, bridge, catalogs, prefs, session, spend
 
 log = logging.getLogger("aliveai")
 
@@ -406,7 +406,8 @@ def status(max_age: float) -> dict[str, Any]:
     except AliveAIError as e:
         out = {"credits": None, "queue": [], "updated": None, "key_set": True, "stale": True,
                "error": redact(str(e))}
-    return {**out, "session": spend.session_view()}   # this process's own count: never cached
+    live = live_queue.LIVE.view(s)   # the user websocket's queue when it is live (fresher than the cache)
+    return {**out, **live, "session": spend.session_view()}   # this process's own count: never cached
 
 
 # -- handlers ---------------------------------------------------------------------------------

@@ -3,11 +3,15 @@ directions, so INPUT_TYPES, VALIDATE_INPUTS and the run share the same rules:
 
 - required fields are widgets in "required"; optional ones in "optional";
 - an optional enum gets a leading "(not set)" choice, an optional number without a doc default
-  gets a sentinel one below its minimum, an optional boolean without a default is sent only
-  when true, an optional string is sent only when not empty: unset fields are omitted;
+  gets a sentinel one below its minimum (below int32 when the doc gives none, so every value the
+  doc allows stays sendable), an optional boolean without a default is a three-state combo
+  (not set / true / false; a workflow saved when it was a toggle keeps its meaning: off was "not
+  set"), an optional string is sent only when not empty: unset fields are omitted;
+- a scalar array (promptType) is comma-separated text, each item checked against its enum;
 - media-id fields become sockets (IMAGE / MASK / VIDEO, a media handle, or a media-id string);
 - nested objects become sockets of their own type, filled by the parameter-builder nodes;
-- `createdFromPromptId` is never a widget: it comes from the upstream media handle.
+- `createdFromPromptId` comes from the upstream media handle; it is a widget only where the
+  operation has no media input (Create Face).
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import SHAPES
-from ..api.schema import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, Field, Operation
+import math
+
+from ..api.schema import ARRAY, BOOLEAN, INT32_MAX, INT32_MIN, INTEGER, NUMBER, OBJECT, STRING, Field, Operation
 from ..api.validate import check_fields
 from ..errors import AliveAIError
 from .handles import MEDIA
@@ -24,9 +30,9 @@ UNSET = "(not set)"
 PROSE = frozenset({"prompt", "text", "appearance", "userInput"})  # text areas; other strings are one line
 SOCKET_ONLY = frozenset({"serverId"})  # rarely used, undocumented values: a socket, not a widget on every node
 SEED_MAX = 2**53 - 1          # the frontend's numbers are exact up to 2^53; the API takes up to 18 digits
-INT_MAX = 2**31 - 1
 FLOAT_MAX = 1_000_000.0
-AUTO_FIELDS = frozenset({"customImage"})  # filled by the node: true when the source image was uploaded
+UNSET_FLOAT = -FLOAT_MAX - 1  # "not set" of an optional FLOAT widget whose field has no minimum in the doc
+TRUE, FALSE = "true", "false"
 
 SHAPE_SOCKETS = {
     "PoseRequest": "ALIVEAI_POSE",
@@ -85,7 +91,7 @@ def socket_type(op: Operation, f: Field) -> str | None:
 
 
 def is_widget(f: Field) -> bool:
-    return not (f.media or f.from_prompt or f.shape or f.name in AUTO_FIELDS)
+    return not (f.media or (f.from_prompt and f.from_media) or f.shape)
 
 
 def tooltip(f: Field, extra: str = "") -> str:
@@ -112,9 +118,28 @@ def is_id(f: Field) -> bool:
 
 
 def _int_bounds(f: Field, sentinel: bool) -> tuple[int, int]:
-    lo = int(f.minimum) if f.minimum is not None else (0 if sentinel else -INT_MAX)
-    hi = int(f.maximum) if f.maximum is not None else INT_MAX
+    """The INT widget's range; with `sentinel`, its minimum is the "not set" value, one below the
+    doc's minimum (or below int32, so that every int32 stays sendable)."""
+    lo = max(int(f.minimum), INT32_MIN) if f.minimum is not None else INT32_MIN
+    hi = min(int(f.maximum), INT32_MAX) if f.maximum is not None else INT32_MAX
     return (lo - 1 if sentinel else lo), hi
+
+
+def _float_sentinel(f: Field) -> float:
+    return float(f.minimum) - 1 if f.minimum is not None else UNSET_FLOAT
+
+
+def _is_sentinel(f: Field, v: Any) -> bool:
+    """Only the sentinel itself means "not set": a lower value is checked (and refused) as given."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    if f.type == INTEGER:
+        return v == _int_bounds(f, True)[0]
+    return math.isclose(v, _float_sentinel(f), rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _three_state(f: Field) -> bool:
+    return f.type == BOOLEAN and not f.required and _initial(f) is None
 
 
 def _initial(f: Field) -> Any:
@@ -130,6 +155,10 @@ def widget_spec(f: Field) -> tuple:
                                               "its saved result comes back with no new job (after a restart too). "
                                               "A new seed is a new paid job, and ComfyUI's control starts on "
                                               "'randomize': set it to 'fixed' to re-use results.")})
+    if f.type == ARRAY:  # scalar arrays (promptType): comma-separated text; survives save/load as text
+        allowed = f" Allowed: {', '.join(f.enum)}." if f.enum else ""
+        return ("STRING", {"default": "", "multiline": False,
+                           "tooltip": tooltip(f, "One or several, comma-separated; empty leaves it out." + allowed)})
     if f.enum:
         if f.required:
             return (list(f.enum), {"default": start if start in f.enum else f.enum[0], "tooltip": tooltip(f)})
@@ -153,27 +182,28 @@ def widget_spec(f: Field) -> tuple:
                         "min": lo, "max": hi, "step": 1, "tooltip": tooltip(f, extra)})
     if f.type == NUMBER:
         sentinel = not f.required and start is None
-        lo = float(f.minimum) if f.minimum is not None else (0.0 if sentinel else -FLOAT_MAX)
-        lo = lo - 1 if sentinel else lo
+        lo = _float_sentinel(f) if sentinel else (float(f.minimum) if f.minimum is not None else -FLOAT_MAX)
         hi = float(f.maximum) if f.maximum is not None else FLOAT_MAX
         extra = f"{lo:g} leaves it out of the request." if sentinel else ""
         return ("FLOAT", {"default": lo if sentinel else float(start if start is not None else max(lo, 0.0)),
                           "min": lo, "max": hi, "step": 0.01, "round": 0.001, "tooltip": tooltip(f, extra)})
+    if _three_state(f):
+        extra = (f"{UNSET}: filled by the node (true when it uploads the image, else left out)." if f.upload_flag
+                 else f"{UNSET} leaves it out of the request.")
+        return ([UNSET, TRUE, FALSE], {"default": UNSET, "tooltip": tooltip(f, extra)})
     if f.type == BOOLEAN:
-        extra = "" if f.required or start is not None else "Sent only when on."
-        return ("BOOLEAN", {"default": bool(start) if start is not None else False, "tooltip": tooltip(f, extra)})
-    if f.type == ARRAY:  # scalar arrays (e.g. promptType filters): comma-separated text
-        allowed = f" Allowed: {', '.join(f.enum)}." if f.enum else ""
-        return ("STRING", {"default": "", "multiline": False,
-                           "tooltip": tooltip(f, "Comma-separated; empty leaves it out." + allowed)})
+        return ("BOOLEAN", {"default": bool(start) if start is not None else False, "tooltip": tooltip(f)})
     raise AssertionError(f"no widget for {f.name} ({f.type})")
 
 
 def input_types(op: Operation) -> dict:
     required: dict[str, tuple] = {}
     optional: dict[str, tuple] = {}
+    late: dict[str, tuple] = {}
     for f in op.fields:
-        if is_widget(f):
+        if is_widget(f) and f.upload_flag:
+            late[f.name] = widget_spec(f)   # a widget added later goes last: saved workflows keep their order
+        elif is_widget(f):
             (required if f.required else optional)[f.name] = widget_spec(f)
         elif f.shape:
             spec = (socket_type(op, f), {"tooltip": tooltip(f)})
@@ -186,6 +216,7 @@ def input_types(op: Operation) -> dict:
         optional[s.handle_input] = (MEDIA, {"tooltip": f"{s.field.name} from an earlier AliveAI node "
                                                       "(no re-upload; fills createdFromPromptId)."})
         optional[s.id_input] = ("STRING", {"forceInput": True, "tooltip": f"{s.field.name} as a plain media id."})
+    optional.update(late)
     return {"required": required, "optional": optional, "hidden": {"unique_id": "UNIQUE_ID"}}
 
 
@@ -195,27 +226,32 @@ def request_value(f: Field, v: Any) -> Any:
         return None
     if f.name == "seed":
         return str(int(v))
+    if f.type == ARRAY:
+        if v == UNSET:  # a workflow saved when promptType was a combo
+            return None
+        items = [x.strip() for x in str(v).split(",") if x.strip()]
+        return items or None
     if f.enum and f.type == STRING:
         return None if v == UNSET else v
     if f.type == STRING:
         return v if v != "" or f.required else None
-    if f.type == INTEGER:
-        if not f.required and _initial(f) is None and v <= _int_bounds(f, True)[0]:
+    if f.type in (INTEGER, NUMBER):
+        if not f.required and _initial(f) is None and _is_sentinel(f, v):
             return None
-        return int(v)
-    if f.type == NUMBER:
-        if not f.required and _initial(f) is None:
-            lo = (float(f.minimum) if f.minimum is not None else 0.0) - 1
-            if v <= lo:
-                return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return v  # the table's check names the wrong type
+        if f.type == INTEGER:
+            return int(v) if not isinstance(v, float) or v.is_integer() else v
         return float(v)
+    if _three_state(f):
+        # The combo's texts; a bool is a workflow saved when this was a toggle, whose "off" meant "not set".
+        if v is True or v == TRUE:
+            return True
+        if v == FALSE:
+            return False
+        return None if v is False or v == UNSET else v  # anything else: the table's check refuses it
     if f.type == BOOLEAN:
-        if not f.required and _initial(f) is None and not v:
-            return None
-        return bool(v)
-    if f.type == ARRAY:
-        items = [x.strip() for x in str(v).split(",") if x.strip()]
-        return items or None
+        return v if isinstance(v, str) else bool(v)
     return v
 
 
