@@ -7,7 +7,8 @@ widget values of the file mapped to names by the layout ComfyUI's frontend uses.
 nodes the examples use get stand-ins: LoadImage and LoadVideo give generated sample media (a
 LoadImage whose MASK output is connected gives a "painted" mask, as after the mask editor;
 otherwise the 64x64 zero mask ComfyUI gives for an image without alpha), ImageScale and
-ImageBlur do a plain torch resize and box blur, and the output nodes only record what they get.
+ImageBlur do a plain torch resize and box blur, SolidMask and MaskComposite do what core does, and
+the output nodes only record what they get.
 
 Not a ComfyUI emulator: no caching, no lazy inputs, no subgraphs, and muted or bypassed nodes
 are refused, since no example uses them.
@@ -139,6 +140,20 @@ def box_blur(image, radius: int):
     return F.avg_pool2d(x, 2 * radius + 1, stride=1).movedim(1, -1)
 
 
+def mask_composite(destination, source, x: int, y: int, operation: str):
+    """MaskComposite for the operations the examples use (add, subtract, multiply), as core does it:
+    `source` placed at (x, y) on a copy of `destination`, clipped, clamped to 0..1."""
+    out = destination.reshape(-1, *destination.shape[-2:]).clone()
+    src = source.reshape(-1, *source.shape[-2:])
+    right, bottom = min(x + src.shape[-1], out.shape[-1]), min(y + src.shape[-2], out.shape[-2])
+    part, dst = src[:, :bottom - y, :right - x], out[:, y:bottom, x:right]
+    ops = {"add": dst + part, "subtract": dst - part, "multiply": dst * part}
+    if operation not in ops:
+        raise ValueError(f"no stand-in for MaskComposite operation {operation!r}")
+    out[:, y:bottom, x:right] = ops[operation]
+    return out.clamp(0, 1)
+
+
 @dataclass
 class Run:
     """What one execution produced, by node id."""
@@ -236,6 +251,12 @@ def run_workflow(wf: dict, workdir: Path, before: Hook | None = None,
             run.outputs[nid] = (image_scale(linked["image"], *values[:4]),)
         elif kind == "ImageBlur":
             run.outputs[nid] = (box_blur(linked["image"], int(values[0])),)
+        elif kind == "SolidMask":
+            import torch
+
+            run.outputs[nid] = (torch.full((1, int(values[2]), int(values[1])), float(values[0])),)
+        elif kind == "MaskComposite":
+            run.outputs[nid] = (mask_composite(linked["destination"], linked["source"], *values[:3]),)
         elif kind in OUTPUT_NODES:
             run.sinks.append((nid, kind, next(iter(linked.values()), None)))
             run.outputs[nid] = ()
