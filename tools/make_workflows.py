@@ -3,6 +3,8 @@
     python tools/make_workflows.py            # from the pack root: JSON + JPG
     python tools/make_workflows.py --no-thumbnails
 
+Each example is also written in API format to workflows/api/ (what a headless worker POSTs).
+
 Each example is a few lines of `Graph` calls below; widget values are filled from the node's
 own INPUT_TYPES (defaults, then the values given here), so a new input on a node shows up in
 the examples when they are regenerated, and tests/test_workflows.py fails until they are.
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:   # run as a script from anywhere; the pack's modules are `nodes.*`
     sys.path.insert(0, str(ROOT))
 
-from tools.workflow_runner import run_workflow, widget_layout  # noqa: E402 - needs the path above
+from tools.workflow_runner import run_workflow, to_api, widget_layout  # noqa: E402 - needs the path above
 
 # Core nodes used by the examples, after ComfyUI v0.3.64: (socket inputs, outputs, default widget values,
 # a node size that shows their widgets and preview).
@@ -579,9 +581,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(exist_ok=True)
     graphs = examples()
+    (args.out / "api").mkdir(exist_ok=True)
     for g in graphs:
-        (args.out / f"{g.stem}.json").write_text(json.dumps(g.build(), indent=2, ensure_ascii=False) + "\n")
-        print(f"  {g.stem}.json")
+        wf = g.build()
+        (args.out / f"{g.stem}.json").write_text(json.dumps(wf, indent=2, ensure_ascii=False) + "\n")
+        # The same graph in API format, for headless workers (POST /prompt): previews become Save
+        # Image. A subfolder: the Templates dialog lists only workflows/*.json.
+        api = to_api(wf, mappings())
+        (args.out / "api" / f"{g.stem}.json").write_text(json.dumps(api, indent=2, ensure_ascii=False) + "\n")
+        print(f"  {g.stem}.json (+ api/)")
     if not args.no_thumbnails:
         make_thumbnails(graphs, args.out)
     return 0

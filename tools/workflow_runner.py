@@ -303,3 +303,105 @@ def fill_by_hand(prompt_id: str | None = None) -> Hook:
             kwargs["prompt_id"] = prompt_id
 
     return hook
+
+
+# -- API format: what a headless worker POSTs to /prompt ------------------------------------------------
+# Widget names of the core nodes the examples use, in widgets_values order (ComfyUI v0.3.64).
+CORE_WIDGETS: dict[str, list[str]] = {
+    "SaveImage": ["filename_prefix"], "PreviewImage": [], "PreviewAny": [],
+    "SaveVideo": ["filename_prefix", "format", "codec"],
+    "ImageScale": ["upscale_method", "width", "height", "crop"], "ImageBlur": ["blur_radius", "sigma"],
+    "SolidMask": ["value", "width", "height"], "MaskComposite": ["x", "y", "operation"],
+}
+
+
+def to_api(wf: dict, mappings: dict[str, type], save_previews: bool = True) -> dict[str, dict]:
+    """The API-format prompt of a UI workflow, as the frontend's "Export (API)" writes it: every
+    widget value under its input name (control_after_generate slots dropped), links as
+    [node id, slot], notes left out. `save_previews` turns PreviewImage into SaveImage, so every
+    result lands in ComfyUI's output folder and in /history where a worker reads it."""
+    links = links_by_id(wf)
+    prompt: dict[str, dict] = {}
+    for node in wf["nodes"]:
+        kind = node["type"]
+        if kind in FRONTEND_ONLY:
+            continue
+        names = widget_layout(mappings[kind].INPUT_TYPES()) if kind in mappings else CORE_WIDGETS[kind]
+        values = node.get("widgets_values") or []
+        inputs: dict[str, Any] = {n: v for n, v in zip(names, values, strict=True) if n}
+        for inp in node.get("inputs") or []:
+            if inp.get("link") is not None:
+                _, origin, slot, *_ = links[inp["link"]]
+                inputs[inp["name"]] = [str(origin), slot]
+        if kind == "PreviewImage" and save_previews:
+            kind, inputs = "SaveImage", {**inputs, "filename_prefix": "AliveAI/preview"}
+        prompt[str(node["id"])] = {"class_type": kind, "inputs": inputs,
+                                   "_meta": {"title": node.get("title") or kind}}
+    return prompt
+
+
+@dataclass
+class Execution:
+    """One prompt run the way ComfyUI's executor runs it, with what a worker reads afterwards."""
+
+    outputs: dict[str, tuple] = field(default_factory=dict)   # node id -> the output tuple, after the cache
+    history: dict[str, dict] = field(default_factory=dict)    # node id -> its ui dict, as /history holds it
+    saved: list[tuple[str, str, Any]] = field(default_factory=list)  # (node id, Save node type, value)
+
+
+def run_api_prompt(prompt: dict[str, dict], workdir: Path, through_cache: Callable[[Any], Any] = lambda v: v,
+                   mappings: dict[str, type] | None = None) -> Execution:
+    """Execute an API-format prompt: nodes in dependency order, pack nodes through their FUNCTION
+    with the hidden inputs ComfyUI fills (unique_id, prompt), core stand-ins for the rest. Every
+    output tuple passes `through_cache` before anything downstream reads it (a test passes a
+    pickle round trip: ComfyUI's output cache and a worker's process boundary). A worker reads
+    the results from the ui dicts in `history` (json-serialisable, as /history sends them)."""
+    from nodes.comfy import NODE_CLASS_MAPPINGS
+
+    mappings = mappings or NODE_CLASS_MAPPINGS
+    deps = {i: {v[0] for v in n["inputs"].values() if _is_link(v)} for i, n in prompt.items()}
+    done: list[str] = []
+    while len(done) < len(prompt):
+        ready = sorted((i for i in prompt if i not in done and deps[i] <= set(done)), key=lambda i: int(i))
+        if not ready:
+            raise ValueError("the prompt has a cycle or a link to a missing node")
+        done.append(ready[0])
+    ex = Execution()
+    for nid in done:
+        node = prompt[nid]
+        kind = node["class_type"]
+        kw = {k: (ex.outputs[v[0]][v[1]] if _is_link(v) else v) for k, v in node["inputs"].items()}
+        if kind in mappings:
+            cls = mappings[kind]
+            hidden = cls.INPUT_TYPES().get("hidden", {})
+            kw.update({k: v for k, v in (("unique_id", nid), ("prompt", prompt)) if k in hidden})
+            fn = getattr(cls(), cls.FUNCTION)
+            out = asyncio.run(fn(**kw)) if inspect.iscoroutinefunction(fn) else fn(**kw)
+            if isinstance(out, dict):
+                if out.get("ui"):
+                    ex.history[nid] = out["ui"]
+                out = out["result"]
+            ex.outputs[nid] = through_cache(tuple(out))
+        elif kind in ("SaveImage", "SaveVideo", "PreviewImage", "PreviewAny"):
+            value = next(iter(v for k, v in kw.items() if k in ("images", "video", "source")))
+            ex.saved.append((nid, kind, value))
+            ex.history[nid] = {"images" if kind != "SaveVideo" else "video": [{"filename": f"{nid}.out",
+                                                                              "type": "output"}]}
+            ex.outputs[nid] = ()
+        elif kind == "ImageScale":
+            ex.outputs[nid] = (image_scale(kw["image"], kw["upscale_method"], kw["width"], kw["height"], kw["crop"]),)
+        elif kind == "ImageBlur":
+            ex.outputs[nid] = (box_blur(kw["image"], int(kw["blur_radius"])),)
+        elif kind == "SolidMask":
+            import torch
+
+            ex.outputs[nid] = (torch.full((1, int(kw["height"]), int(kw["width"])), float(kw["value"])),)
+        elif kind == "MaskComposite":
+            ex.outputs[nid] = (mask_composite(kw["destination"], kw["source"], kw["x"], kw["y"], kw["operation"]),)
+        else:
+            raise ValueError(f"no stand-in for core node {kind}")
+    return ex
+
+
+def _is_link(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], int)
