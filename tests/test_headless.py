@@ -157,3 +157,24 @@ def test_the_key_comes_from_the_environment(comfy, sim, tmp_path, monkeypatch):
         run_api_prompt(load(API / "Text to image.json"), tmp_path)
     assert "ALIVEAI_API_KEY" in str(err.value)
     assert sum(sim.state.counters.creates.values()) == before
+
+
+def test_get_profiles_first_id_feeds_a_profile_id_and_an_empty_page_says_what_to_do(comfy, sim):
+    """The character example takes its profileId from Get Profiles For User's first_id: an empty
+    page is refused by name when first_id is read, and is no error when nothing reads it."""
+    import asyncio
+
+    from nodes.errors import ValidationError
+
+    cls = NODE_CLASS_MAPPINGS["AliveAIGetProfilesForUser"]
+    reads = {"1": {"class_type": "AliveAIGetProfilesForUser", "inputs": {}},
+             "2": {"class_type": "AliveAICreateCharacterImage", "inputs": {"profileId": ["1", 1]}}}
+    out = asyncio.run(cls().run(unique_id="1", prompt=reads, page=0, public=True))
+    listed = json.loads(out["result"][0])["profiles"]
+    assert listed and out["result"][1] == listed[0]["id"]
+    with pytest.raises(ValidationError) as err:
+        asyncio.run(cls().run(unique_id="1", prompt=reads, page=9999, public=True))
+    assert "first_id" in str(err.value) and "public" in str(err.value)
+    alone = {"1": reads["1"]}
+    out = asyncio.run(cls().run(unique_id="1", prompt=alone, page=9999, public=True))
+    assert out["result"][1] == ""
