@@ -214,7 +214,7 @@ Hook = Callable[[dict, dict, Run], None]
 def run_workflow(wf: dict, workdir: Path, before: Hook | None = None,
                  load_image: Callable[[dict], Any] | None = None) -> Run:
     """Execute `wf` (UI format). `before(node, kwargs, run)` may change a pack node's inputs just
-    before it runs (e.g. put in a prompt_id made earlier); `load_image(node)` replaces the
+    before it runs; `load_image(node)` replaces the
     default sample picture of a LoadImage node (a close-up face when its title mentions a face)."""
     from nodes.comfy import NODE_CLASS_MAPPINGS as mappings
     from nodes.comfy.bridge import video_from_file
@@ -284,25 +284,6 @@ def _run_pack_node(cls: type, node: dict, values: list, linked: dict, prompt: di
         run.ui[node["id"]] = out.get("ui") or {}
         out = out["result"]
     return tuple(out)
-
-
-def fill_by_hand(prompt_id: str | None = None) -> Hook:
-    """A `before` hook that does what the examples' notes ask a user to do: paste a profile id
-    (taken from the profile list the same workflow printed) and a prompt_id (one made earlier)."""
-    import json
-
-    def hook(node: dict, kwargs: dict, run: Run) -> None:
-        if "profileId" in kwargs:
-            listing = next((run.outputs[i][0] for i, t in run.types.items() if t == "AliveAIGetProfilesForUser"), None)
-            if listing is None:
-                raise ValueError("no Get Profiles For User ran before this node: nowhere to take a profile id from")
-            kwargs["profileId"] = json.loads(listing)["profiles"][0]["id"]
-        if node["type"] == "AliveAILoadResult":
-            if prompt_id is None:
-                raise ValueError("Load Result needs a prompt_id from an earlier job")
-            kwargs["prompt_id"] = prompt_id
-
-    return hook
 
 
 # -- API format: what a headless worker POSTs to /prompt ------------------------------------------------
