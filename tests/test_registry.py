@@ -247,3 +247,29 @@ def test_versions_only_go_up_in_the_git_history():
                 seen.append(Version(m.group(1)))
     seen.reverse()
     assert seen == sorted(seen), seen
+
+
+def test_comfy_node_validate_and_pack_where_comfy_cli_is_installed(tmp_path):
+    """The Registry's own tool, when it is on PATH (or ALIVEAI_COMFY_CLI names it): `comfy node
+    validate` passes and the zip `comfy node pack` builds from a clean clone holds no tests,
+    bench, tools or CI files. The rules above stand in for it where it is not installed."""
+    import os
+    import shutil
+    import zipfile
+
+    comfy = os.environ.get("ALIVEAI_COMFY_CLI") or shutil.which("comfy")
+    if not comfy:
+        pytest.skip("comfy-cli is not installed; the scan and the ignore-rule tests above apply its rules")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    for f in shipped():   # the working tree as it is, uncommitted changes included
+        (clone / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / f, clone / f)
+    env = {**os.environ, "COMFY_CLI_TRACKING": "false"}
+    args = [comfy, "--skip-prompt", "--no-enable-telemetry", "node"]
+    out = subprocess.run([*args, "validate"], cwd=clone, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0 and "passed" in out.stdout + out.stderr, out.stdout + out.stderr
+    subprocess.run([*args, "pack"], cwd=clone, capture_output=True, text=True, timeout=300, env=env, check=True)
+    names = zipfile.ZipFile(clone / "node.zip").namelist()
+    assert names and not [n for n in names if n.startswith(NOT_SHIPPED)]
+    assert "__init__.py" in names and "locales/en/nodeDefs.json" in names
