@@ -155,7 +155,7 @@ def test_saved_workflow_and_result_png_hold_no_key(env, leak_sim, tmp_path, monk
 
     use(monkeypatch, ALIVEAI_API_KEY=KEY)
     root = Path(__file__).resolve().parents[1]
-    wf = json.loads((root / "workflows" / "aliveai_edit_then_upscale.json").read_text())
+    wf = json.loads((root / "workflows" / "Edit then upscale.json").read_text())
     result = run_workflow(wf, tmp_path / "wf")
     prompt = api_prompt(wf, NODE_CLASS_MAPPINGS)
     saved = json.dumps(wf) + json.dumps(prompt, default=str) + json.dumps(result.ui, default=str)

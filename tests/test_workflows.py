@@ -4,15 +4,14 @@ Each file is checked as ComfyUI's frontend and server would see it: UI format, k
 types, widget values laid out as the frontend lays them out from INPUT_TYPES, links whose types
 match on both ends, required inputs connected, every AliveAI node feeding an output node,
 seeds on "fixed", no secret or machine path, a thumbnail beside it. Then the AliveAI part of
-each file is executed against the simulator (tools/workflow_runner.py), with generated media
-in place of the files a user would load.
+each file is executed against the simulator (tools/workflow_runner.py) exactly as shipped: no file
+placed in input/, no id pasted (issue 13).
 
 The widget layout here is computed independently of the generator and the runner on purpose:
 it is the oracle both must agree with.
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import re
@@ -28,7 +27,7 @@ from conftest import ROOT
 from nodes.comfy import NODE_CLASS_MAPPINGS
 from nodes.comfy.job_nodes import JobNode
 from nodes.comfy.widgets import media_slots
-from tools.workflow_runner import fill_by_hand, run_workflow
+from tools.workflow_runner import run_workflow
 
 WORKFLOWS = ROOT / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.json"))
@@ -54,6 +53,15 @@ CORE: dict[str, dict] = {
     "ImageBlur": {"inputs": {"required": {
         "image": ("IMAGE",), "blur_radius": ("INT", {"default": 1, "min": 1, "max": 31, "step": 1}),
         "sigma": ("FLOAT", {"default": 1.0, "min": 0.1, "max": 10.0, "step": 0.1})}}, "returns": ("IMAGE",)},
+    "SolidMask": {"inputs": {"required": {
+        "value": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01}),
+        "width": ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1}),
+        "height": ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1})}}, "returns": ("MASK",)},
+    "MaskComposite": {"inputs": {"required": {
+        "destination": ("MASK",), "source": ("MASK",),
+        "x": ("INT", {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 1}),
+        "y": ("INT", {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 1}),
+        "operation": (["multiply", "add", "subtract", "and", "or", "xor"],)}}, "returns": ("MASK",)},
     "SaveImage": {"inputs": {"required": {"images": ("IMAGE",), "filename_prefix": ("STRING", {"default": "ComfyUI"})}},
                   "returns": (), "output": True},
     "PreviewImage": {"inputs": {"required": {"images": ("IMAGE",)}}, "returns": (), "output": True},
@@ -138,11 +146,15 @@ def test_there_are_at_least_ten_examples():
 def test_every_workflow_has_a_same_stem_lower_case_jpg_and_nothing_else_is_there():
     names = {p.name for p in WORKFLOWS.iterdir()}
     for f in FILES:
-        assert re.fullmatch(r"[a-z0-9_]+\.json", f.name), f"{f.name}: name it for humans, lower case"
+        # The Templates browser shows the file stem as the title and cuts it after about 30
+        # characters: a short sentence, not an identifier (issue 13).
+        assert re.fullmatch(r"[A-Z][a-z0-9 ]+\.json", f.name) and "  " not in f.name, \
+            f"{f.name}: name it as its title, a short sentence ('Text to image.json')"
+        assert len(f.stem) <= 28, f"{f.name}: the Templates browser cuts titles past ~30 characters"
         assert f"{f.stem}.jpg" in names, f"{f.name} has no {f.stem}.jpg thumbnail"
         with Image.open(WORKFLOWS / f"{f.stem}.jpg") as im:
             assert im.format == "JPEG" and 256 <= im.width <= 1024 and 256 <= im.height <= 1024
-    stray = names - {f.name for f in FILES} - {f"{f.stem}.jpg" for f in FILES}
+    stray = names - {f.name for f in FILES} - {f"{f.stem}.jpg" for f in FILES} - {"api"}   # api/: headless
     assert not stray, f"only workflows and their thumbnails belong in workflows/: {sorted(stray)}"
 
 
@@ -262,8 +274,8 @@ def test_required_inputs_of_our_nodes_are_connected(wf):
 
 def test_queue_time_validation_passes_unless_a_note_asks_for_a_value(wf):
     """VALIDATE_INPUTS as ComfyUI calls it when the example is queued: widget values, linked
-    inputs as None, only the parameters it names (all with **kwargs). Load Result ships without
-    a prompt_id on purpose: it is refused before anything is sent, and its note says what to paste."""
+    inputs as None, only the parameters it names (all with **kwargs). Every example is accepted as
+    shipped (Load Result's prompt_id comes from a link)."""
     for n in wf["nodes"]:
         cls = NODE_CLASS_MAPPINGS.get(n["type"])
         if cls is None or not hasattr(cls, "VALIDATE_INPUTS"):
@@ -275,10 +287,7 @@ def test_queue_time_validation_passes_unless_a_note_asks_for_a_value(wf):
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             values = {k: v for k, v in values.items() if k in params}
         result = cls.VALIDATE_INPUTS(**values)
-        if n["type"] == "AliveAILoadResult":
-            assert isinstance(result, str) and "prompt_id" in result
-        else:
-            assert result is True, f"node {n['id']} ({n['type']}) refused when queued: {result}"
+        assert result is True, f"node {n['id']} ({n['type']}) refused when queued: {result}"
 
 
 def test_every_node_of_ours_reaches_an_output_node(wf):
@@ -314,32 +323,61 @@ def test_no_secret_and_no_machine_path(wf):
 
 
 def test_notes_explain_the_placeholders(wf):
-    """A LoadImage/LoadVideo file name and a profile id are placeholders: a note must say so."""
+    """Every example opens with a note; where an input comes from a node in place of the user's
+    own (a profile id), the note says how to choose another."""
     text = " ".join(n["widgets_values"][0] for n in wf["nodes"] if n["type"] in NOTES)
     types = {n["type"] for n in wf["nodes"]}
     assert text, "every example opens with a note saying what it does"
-    if types & {"LoadImage", "LoadVideo"}:
-        assert "placeholder" in text and ("Load Image" in text or "Load Video" in text)
     if "AliveAICreateCharacterImage" in types:
         assert "profileId" in text and "Get Profiles For User" in text
 
 
+def test_runs_as_shipped_no_file_to_place_and_no_id_to_paste(wf):
+    """LoadImage / LoadVideo need a file in ComfyUI's input folder (example.mp4 is not shipped), and
+    a pasted id cannot be in a template: inputs come from nodes (issue 13)."""
+    for n in wf["nodes"]:
+        assert n["type"] not in ("LoadImage", "LoadVideo"), f"node {n['id']} needs a file placed in input/"
+        cls = NODE_CLASS_MAPPINGS.get(n["type"])
+        if cls is None:
+            continue
+        linked = {x["name"] for x in n["inputs"] if x.get("link") is not None}
+        values = dict(zip([s[0] for s in expected_slots(n["type"])], n.get("widgets_values", []), strict=True))
+        for name, v in values.items():
+            assert not (isinstance(v, str) and "PASTE" in v.upper()), f"node {n['id']} '{name}': {v!r}"
+        for name in ("profileId", "prompt_id"):
+            if name in values and values[name] in ("", None):
+                assert name in linked, f"node {n['id']} ({n['type']}): '{name}' is empty and not linked"
+
+
+def vue_height(n: dict) -> int:
+    """A node's height as Nodes 2.0 (Comfy.VueNodes.Enabled) draws it: a 40 px header, 32 px per
+    socket row, 36 px per widget (multiline text 120), at least the saved size + title bar."""
+    if n["type"] in NOTES:
+        return n["size"][1] + 40
+    rows = max(len(n["inputs"]), len(n["outputs"]))
+    widgets = 0
+    for _name, kind, opts in expected_slots(n["type"]):
+        widgets += 120 if kind == "STRING" and opts.get("multiline") else 36
+    return max(n["size"][1] + 30, 40 + 32 * rows + widgets)
+
+
+def test_nodes_do_not_overlap_in_either_canvas_mode(wf):
+    """Neither in the classic canvas nor under Nodes 2.0's taller nodes (Pose over Clothes, issue 13)."""
+    boxes = [(n["id"], n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] - 30 + vue_height(n))
+             for n in wf["nodes"]]
+    for i, (a, ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for b, bx0, by0, bx1, by1 in boxes[i + 1:]:
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, f"nodes {a} and {b} overlap"
+
+
 # -- executed against the simulator ------------------------------------------------------------------
-def earlier_prompt_id() -> str:
-    """A job made before the workflow runs, for Load Result to load (a user pastes its id)."""
-    cls = NODE_CLASS_MAPPINGS["AliveAICreateImage"]
-    out = asyncio.run(cls().run(unique_id="900", name="Earlier Job", appearance="made before", detailLevel="MEDIUM"))
-    return out["result"][3]
-
-
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_the_aliveai_part_runs_on_the_simulator(path, comfy, sim, tmp_path):
     wf = load(path)
     kinds = {n["id"]: n["type"] for n in wf["nodes"]}
-    prompt_id = earlier_prompt_id() if "AliveAILoadResult" in kinds.values() else None
     creates_before = sum(sim.state.counters.creates.values())
 
-    run = run_workflow(wf, tmp_path, before=fill_by_hand(prompt_id))
+    run = run_workflow(wf, tmp_path)   # as shipped: no hook fills anything in
 
     ours = [i for i, k in kinds.items() if k in NODE_CLASS_MAPPINGS]
     assert set(ours) <= set(run.outputs), "every AliveAI node ran"
@@ -362,6 +400,8 @@ def test_the_aliveai_part_runs_on_the_simulator(path, comfy, sim, tmp_path):
     # One job per job node (a chain never re-submits), one upload per local media that feeds us.
     jobs = [i for i in ours if issubclass(NODE_CLASS_MAPPINGS[kinds[i]], JobNode)]
     assert sum(sim.state.counters.creates.values()) - creates_before == len(jobs)
-    local_media = {(o, s) for _, o, s, t, _, _ in wf["links"]
-                   if kinds[o] not in NODE_CLASS_MAPPINGS and kinds[t] in NODE_CLASS_MAPPINGS}
+    # A tensor (IMAGE / MASK / VIDEO) reaching a pack node is uploaded, wherever it comes from;
+    # media handles are not.
+    local_media = {(o, s) for _, o, s, t, _, kind in wf["links"]
+                   if kind in ("IMAGE", "MASK", "VIDEO") and kinds[t] in NODE_CLASS_MAPPINGS}
     assert sim.state.counters.uploads == len(local_media)

@@ -3,6 +3,8 @@
     python tools/make_workflows.py            # from the pack root: JSON + JPG
     python tools/make_workflows.py --no-thumbnails
 
+Each example is also written in API format to workflows/api/ (what a headless worker POSTs).
+
 Each example is a few lines of `Graph` calls below; widget values are filled from the node's
 own INPUT_TYPES (defaults, then the values given here), so a new input on a node shows up in
 the examples when they are regenerated, and tests/test_workflows.py fails until they are.
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:   # run as a script from anywhere; the pack's modules are `nodes.*`
     sys.path.insert(0, str(ROOT))
 
-from tools.workflow_runner import fill_by_hand, run_workflow, widget_layout  # noqa: E402 - needs the path above
+from tools.workflow_runner import run_workflow, to_api, widget_layout  # noqa: E402 - needs the path above
 
 # Core nodes used by the examples, after ComfyUI v0.3.64: (socket inputs, outputs, default widget values,
 # a node size that shows their widgets and preview).
@@ -36,13 +38,16 @@ CORE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]], list[Any], t
     "LoadVideo": ([], [("VIDEO", "VIDEO")], ["example.mp4", "image"], (320, 330)),
     "ImageScale": ([("image", "IMAGE")], [("IMAGE", "IMAGE")], ["lanczos", 0, 1024, "disabled"], (320, 140)),
     "ImageBlur": ([("image", "IMAGE")], [("IMAGE", "IMAGE")], [1, 1.0], (320, 90)),
+    "SolidMask": ([], [("MASK", "MASK")], [1.0, 512, 512], (320, 110)),
+    "MaskComposite": ([("destination", "MASK"), ("source", "MASK")], [("MASK", "MASK")], [0, 0, "add"], (320, 150)),
     "SaveImage": ([("images", "IMAGE")], [], ["AliveAI/image"], (340, 380)),
     "PreviewImage": ([("images", "IMAGE")], [], [], (300, 320)),
     "SaveVideo": ([("video", "VIDEO")], [], ["video/AliveAI", "auto", "auto"], (340, 380)),
     "PreviewAny": ([("source", "*")], [], [], (340, 220)),
 }
 NOTE_COLORS = {"color": "#432", "bgcolor": "#653"}
-COL_GAP, ROW_GAP, LEFT, TOP = 70, 40, 40, 60
+# Nodes 2.0 (Vue) draws taller nodes than the saved size: rows are spaced for that (see pack_size).
+COL_GAP, ROW_GAP, LEFT, TOP = 80, 80, 40, 60
 
 
 def mappings() -> dict[str, type]:
@@ -141,7 +146,7 @@ class Graph:
             y = TOP
             for n in sorted(columns[c], key=lambda n: (n["type"] != "MarkdownNote", n["id"])):
                 n["pos"] = [x, y]
-                y += n["size"][1] + ROW_GAP + 30   # + the title bar, which size does not count
+                y += drawn_height(n) + ROW_GAP
             x += max(n["size"][0] for n in columns[c]) + COL_GAP
         ranked = sorted(self.nodes, key=lambda n: (col(n["id"]), n["id"]))
         for i, n in enumerate(ranked):
@@ -159,6 +164,23 @@ class Graph:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
                 "links": self.links, "groups": groups, "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}},
                 "version": 0.4}
+
+
+def drawn_height(node: dict) -> int:
+    """The most height either canvas mode gives the node: the saved size plus the classic title bar,
+    or Nodes 2.0's layout (a 40 px header, 32 px per socket row, 36 px per widget, 120 for multiline
+    text), which ignores the saved size."""
+    if node["type"] == "MarkdownNote":
+        return node["size"][1] + 40
+    rows = max(len(node["inputs"]), len(node["outputs"]))
+    widgets = 36 * len(node.get("widgets_values") or [])
+    if node["type"] not in CORE:
+        spec = mappings()[node["type"]].INPUT_TYPES()
+        opts = {n: (k, o[0] if o else {}) for sec in ("required", "optional")
+                for n, (k, *o) in spec.get(sec, {}).items()}
+        widgets = sum(120 if opts[n][0] == "STRING" and opts[n][1].get("multiline") else 36
+                      for n in widget_layout(spec) if n) + 36 * widget_layout(spec).count(None)
+    return max(node["size"][1] + 30, 40 + 32 * rows + widgets)
 
 
 def pack_values(spec: dict, given: dict[str, Any]) -> list:
@@ -181,13 +203,13 @@ def pack_values(spec: dict, given: dict[str, Any]) -> list:
 
 def pack_size(spec: dict, sockets_in: int, sockets_out: int) -> tuple[int, int]:
     """A generous node size: the frontend draws widgets past a too-small saved size."""
-    h = 10 + 22 * max(sockets_in, sockets_out)
+    h = 10 + 24 * max(sockets_in, sockets_out)
     for name in widget_layout(spec):
         if name is None:
-            h += 26
+            h += 32
             continue
         kind, *o = next(spec[s][name] for s in ("required", "optional") if name in spec.get(s, {}))
-        h += 100 if kind == "STRING" and o and o[0].get("multiline") else 26
+        h += 110 if kind == "STRING" and o and o[0].get("multiline") else 32
     return 400, h
 
 
@@ -195,13 +217,17 @@ KEY_NOTE = ("Set your AliveAI API key once in **Settings › AliveAI › Account
             "widget, so it never ends up in a saved workflow or image.")
 SEED_NOTE = ("The seed control is on **fixed**: queueing again re-uses the result instead of paying for a new "
              "job. Change the seed (or set the control to *increment*) for a new result.")
-LOAD_NOTE = "In **Load Image**, pick or upload {what} (the file name here is only a placeholder)."
+OWN_PHOTO = ("The photo is made by **Create Image** so the example runs as it is. To use your own, add a "
+             "**Load Image** and connect its IMAGE to {where} instead.")
 
 
 def examples() -> list[Graph]:
+    """Every example runs as shipped: no file to place in input/, no id to paste. Pictures come
+    from Create Image / Create Face, a mask from core mask nodes, a profile id from Get Profiles
+    For User, a prompt_id from the job that made it."""
     out = []
 
-    g = Graph("aliveai_text_to_image", "Text to image", "Create Image → Save Image")
+    g = Graph("Text to image", "Text to image", "Create Image → Save Image")
     g.note("## Text to image\n\nDescribe a person in **appearance**, give them a **name**, queue.\n\n"
            f"{SEED_NOTE}\n\n{KEY_NOTE}")
     a = g.add("AliveAICreateImage", name="Mira Solberg", aspectRatio="PORTRAIT", seed=20251125,
@@ -210,63 +236,76 @@ def examples() -> list[Graph]:
     g.link(a, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_image_to_video", "Image to video", "Load Image → Image To Video → Save Video")
-    g.note("## Image to video\n\n" + LOAD_NOTE.format(what="a photo of a person") +
-           "\n\nDescribe the motion in **text**. The result is saved as an MP4.\n\n" + SEED_NOTE)
-    i = g.add("LoadImage", title="Photo to animate")
+    g = Graph("Image to video", "Image to video", "Create Image → Image To Video → Save Video")
+    g.note("## Image to video\n\n**Create Image** makes the photo; its **media** output goes to **Image To "
+           "Video** (no upload). Describe the motion in **text**. The result is saved as an MP4.\n\n"
+           + OWN_PHOTO.format(where="Image To Video's **image**") + "\n\n" + SEED_NOTE)
+    i = g.add("AliveAICreateImage", title="Photo to animate", name="Lena Hart", aspectRatio="PORTRAIT", seed=7,
+              appearance="a woman with long brown hair on a beach at sunset, looking past the camera")
     v = g.add("AliveAIImageToVideo", seed=7, text="she turns her head towards the camera and smiles, "
                                                  "hair moving in a light breeze")
     s = g.add("SaveVideo", values=["video/AliveAI_image_to_video", "auto", "auto"])
-    g.link(i, "IMAGE", v, "image")
+    g.link(i, "media", v, "image_media")
     g.link(v, "video", s, "video")
     out.append(g)
 
-    g = Graph("aliveai_edit_then_upscale", "Edit, then upscale",
-              "Load Image → Edit Image → Upscale Image → Save Image")
-    g.note("## Edit, then upscale\n\n" + LOAD_NOTE.format(what="the photo to edit") +
-           "\n\n**Edit Image** changes it as the prompt says; its **media** output goes straight into "
-           "**Upscale Image**, so the edited picture is not uploaded again.\n\n" + SEED_NOTE)
-    i = g.add("LoadImage", title="Photo to edit")
+    g = Graph("Edit then upscale", "Edit, then upscale", "Create Image → Edit Image → Upscale Image → Save Image")
+    g.note("## Edit, then upscale\n\n**Edit Image** changes the photo as the prompt says; each step passes its "
+           "**media** output to the next, so nothing is uploaded again.\n\n"
+           + OWN_PHOTO.format(where="Edit Image's **image**") + "\n\n" + SEED_NOTE)
+    i = g.add("AliveAICreateImage", title="Photo to edit", name="Ada Moreau", aspectRatio="PORTRAIT", seed=11,
+              appearance="a woman with short grey hair in a sunny garden, linen dress")
     e = g.add("AliveAIEditImage", seed=11, prompt="give her a wide straw hat, keep the face unchanged")
     u = g.add("AliveAIUpscaleImage", seed=11, restoreFace=True)
     p = g.add("PreviewImage", title="Edited (before upscale)")
     s = g.add("SaveImage", values=["AliveAI/edit_upscale"])
-    g.link(i, "IMAGE", e, "image")
+    g.link(i, "media", e, "image_media")
     g.link(e, "media", u, "image_media")
     g.link(e, "image", p, "images")
     g.link(u, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_inpaint_painted_mask", "Inpaint a painted area", "Load Image (+ mask) → Inpaint → Save Image")
-    g.note("## Inpaint a painted area\n\n" + LOAD_NOTE.format(what="a photo") +
-           " Then right-click it › **Open in MaskEditor**, paint over the part to change and save.\n\n"
-           "The painted area arrives on Load Image's **MASK** output, which is connected to Inpaint's "
-           "**mask**. Without a painted mask Inpaint refuses to run (nothing is sent).\n\n" + SEED_NOTE)
-    i = g.add("LoadImage", title="Photo (paint the mask here)")
+    g = Graph("Inpaint a masked area", "Inpaint a masked area",
+              "Create Image + Solid Mask / Mask Composite → Inpaint → Save Image")
+    g.note("## Inpaint a masked area\n\nThe mask is drawn by core nodes: a black **SolidMask** the size of the "
+           "photo, a white rectangle over the chest added by **MaskComposite**. Inpaint fits the mask to the "
+           "photo and repaints the white area.\n\nTo paint the area by hand instead: Load Image › right-click › "
+           "**Open in MaskEditor**, and connect its IMAGE and MASK to Inpaint.\n\n" + SEED_NOTE)
+    i = g.add("AliveAICreateImage", title="Photo", name="Noor Haddad", aspectRatio="PORTRAIT", seed=3,
+              appearance="a woman with dark curly hair standing in a bright studio, plain t-shirt")
+    bg = g.add("SolidMask", title="Mask: keep everything", values=[0.0, 512, 768])
+    fg = g.add("SolidMask", title="Mask: area to change", values=[1.0, 320, 240])
+    mc = g.add("MaskComposite", values=[96, 480, "add"])
     n = g.add("AliveAIInpaint", seed=3, prompt="a white linen shirt with a small embroidered flower")
     s = g.add("SaveImage", values=["AliveAI/inpaint"])
-    g.link(i, "IMAGE", n, "image")
-    g.link(i, "MASK", n, "mask")
+    g.link(bg, "MASK", mc, "destination")
+    g.link(fg, "MASK", mc, "source")
+    g.link(i, "image", n, "image")
+    g.link(mc, "MASK", n, "mask")
     g.link(n, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_face_swap", "Face swap onto a photo",
-              "Load Image (face) → Face Swap → Create After Face Swap → Save Image")
-    g.note("## Face swap onto a photo\n\nIn the two **Load Image** nodes, pick the **face to use** and the "
-           "**photo** to put it in (the file names are placeholders).\n\n**Face Swap** uploads the face once "
-           "and builds the swap settings; **Create After Face Swap** applies them to the photo.\n\n" + SEED_NOTE)
-    fc = g.add("LoadImage", title="Face to use")
-    ph = g.add("LoadImage", title="Photo")
+    g = Graph("Face swap onto a photo", "Face swap onto a photo",
+              "Create Face → Face Swap → Create After Face Swap (on a Create Image photo) → Save Image")
+    g.note("## Face swap onto a photo\n\n**Create Face** makes the face to use and **Create Image** the photo to "
+           "put it in; both pass their **media** output on, so nothing is uploaded.\n\n**Face Swap** builds the "
+           "swap settings; **Create After Face Swap** applies them to the photo. To use your own pictures, "
+           "connect Load Image nodes to Face Swap's **face** and Create After Face Swap's **image**.\n\n"
+           + SEED_NOTE)
+    fc = g.add("AliveAICreateFace", title="Face to use", seed=5,
+               prompt="a man in his forties with a short beard and kind eyes")
+    ph = g.add("AliveAICreateImage", title="Photo", name="Sam Ortega", aspectRatio="PORTRAIT", seed=5,
+               appearance="a man in a navy suit on a city rooftop at dusk")
     fs = g.add("AliveAIFaceSwap")
     ca = g.add("AliveAICreateAfterFaceSwap", seed=5)
     s = g.add("SaveImage", values=["AliveAI/face_swap"])
-    g.link(fc, "IMAGE", fs, "face")
+    g.link(fc, "media", fs, "face_media")
     g.link(fs, "face_swap", ca, "faceSwap")
-    g.link(ph, "IMAGE", ca, "image")
+    g.link(ph, "media", ca, "image_media")
     g.link(ca, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_portrait_from_generated_face", "Portrait of a generated face",
+    g = Graph("Portrait of a generated face", "Portrait of a generated face",
               "Create Face → Face Swap → Create Portrait → Save Image")
     g.note("## Portrait of a generated face\n\n**Create Face** invents a face from the prompt; its **media** "
            "output feeds **Face Swap** (no upload), and **Create Portrait** makes a styled portrait with it.\n\n"
@@ -283,37 +322,42 @@ def examples() -> list[Graph]:
     g.link(pt, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_character_from_profile", "Character image from a profile",
-              "Get Profiles For User → (pick an id) → Create Character Image → Save Image")
-    g.note("## Character image from a profile\n\n1. Queue once: **Get Profiles For User** lists your character "
-           "profiles (turn on *public* to see everyone's).\n2. Copy a profile's `id` into **profileId** of "
-           "Create Character Image (it holds a placeholder now, which AliveAI refuses).\n3. Queue again.\n\n"
-           + SEED_NOTE)
-    g.add("AliveAIGetProfilesForUser")   # an output node itself: it shows the list under it
-    ci = g.add("AliveAICreateCharacterImage", col=1, seed=9, profileId="PASTE_A_PROFILE_ID",
+    g = Graph("Character from a profile", "Character image from a profile",
+              "Get Profiles For User (first_id) → Create Character Image → Save Image")
+    g.note("## Character image from a profile\n\n**Get Profiles For User** lists character profiles (*public* is "
+           "true, so everyone's are listed) and passes the first one's id on **first_id** to the **profileId** "
+           "of Create Character Image.\n\nTo pick another profile: set *public* to false for your own, or delete "
+           "the link and choose one with the button under **profileId**.\n\n" + SEED_NOTE)
+    gp = g.add("AliveAIGetProfilesForUser", public="true")
+    ci = g.add("AliveAICreateCharacterImage", seed=9,
                prompt="reading a book in a sunlit cafe, window seat, cozy sweater", aspectRatio="PORTRAIT")
     s = g.add("SaveImage", values=["AliveAI/character"])
+    g.link(gp, "first_id", ci, "profileId")
     g.link(ci, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_video_extend_fps_upscale", "Extend, smooth and upscale a video",
-              "Load Video → Edit Video Extend → Increase Fps → Upscale Video → Save Video")
-    g.note("## Extend, smooth and upscale a video\n\nIn **Load Video**, pick or upload an MP4 (the file name is "
-           "a placeholder).\n\nEach step passes its **media** output to the next, so the video is uploaded "
-           "once and each step works on the previous result. Three paid jobs.\n\n" + SEED_NOTE)
-    lv = g.add("LoadVideo", title="Video to extend")
+    g = Graph("Extend and upscale a video", "Extend, smooth and upscale a video",
+              "Create Image → Image To Video → Extend → Increase Fps → Upscale Video → Save Video")
+    g.note("## Extend, smooth and upscale a video\n\nA photo from **Create Image** becomes a short clip "
+           "(**Image To Video**); each step passes its **media** output to the next, so nothing is uploaded "
+           "and each step works on the previous result. Five paid jobs.\n\nTo start from your own clip, connect "
+           "a **Load Video** to Edit Video Extend's **video** instead.\n\n" + SEED_NOTE)
+    ph = g.add("AliveAICreateImage", title="First frame", name="Ines Duarte", aspectRatio="PORTRAIT", seed=1,
+               appearance="a young woman walking along a tree-lined avenue in autumn, long coat")
+    iv = g.add("AliveAIImageToVideo", seed=1, text="she walks slowly towards the camera, leaves falling")
     ex = g.add("AliveAIEditVideoExtend", seed=1, prompt="she keeps walking towards the camera, "
                                                         "the camera slowly pulls back")
     fp = g.add("AliveAIEditVideoIncreaseFps", seed=1)
     up = g.add("AliveAIUpscaleVideo", seed=1)
     s = g.add("SaveVideo", values=["video/AliveAI_extended", "auto", "auto"])
-    g.link(lv, "VIDEO", ex, "video")
+    g.link(ph, "media", iv, "image_media")
+    g.link(iv, "media", ex, "video_media")
     g.link(ex, "media", fp, "video_media")
     g.link(fp, "media", up, "video_media")
     g.link(up, "video", s, "video")
     out.append(g)
 
-    g = Graph("aliveai_prompt_helper_to_image", "Prompt helper, then image",
+    g = Graph("Prompt helper to image", "Prompt helper, then image",
               "Generate Prompt → Create Image (appearance) → Save Image")
     g.note("## Prompt helper, then image\n\n**Generate Prompt** turns a short idea into a detailed "
            "description (no job, no image). Its text is connected to Create Image's **appearance** input "
@@ -327,36 +371,43 @@ def examples() -> list[Graph]:
     g.link(ci, "image", s, "images")
     out.append(g)
 
-    g = Graph("aliveai_load_result_by_prompt_id", "Load an earlier result", "Load Result → Preview Image")
-    g.note("## Load an earlier result\n\nPaste the **prompt_id** of an earlier AliveAI job into **Load Result**. "
-           "No new job and no credits: it uses the files in `output/aliveai/<prompt_id>/` when they are "
-           "there, otherwise it downloads them again.\n\nEvery AliveAI node has a **prompt_id** output, and "
-           "shows the id under the node when it finishes.")
+    g = Graph("Load an earlier result", "Load an earlier result",
+              "Create Image (prompt_id) → Load Result → Preview Image")
+    g.note("## Load an earlier result\n\n**Load Result** takes the **prompt_id** of an earlier AliveAI job: no new "
+           "job and no credits. It uses the files in `output/aliveai/<prompt_id>/` when they are there, "
+           "otherwise it downloads them again.\n\nHere the id comes from the Create Image beside it (queue twice: "
+           "the second run costs nothing). To load any other job, delete the link and paste its id into "
+           "**prompt_id**: every AliveAI node has a prompt_id output and shows the id under the node.")
+    ci = g.add("AliveAICreateImage", name="Olga Berg", aspectRatio="PORTRAIT", seed=99,
+               appearance="an elderly woman knitting by a window, soft morning light")
     lr = g.add("AliveAILoadResult")
     pv = g.add("PreviewImage")
+    g.link(ci, "prompt_id", lr, "prompt_id")
     g.link(lr, "image", pv, "images")
     out.append(g)
 
-    g = Graph("aliveai_local_pre_and_post_processing", "Local steps around a remote edit",
-              "Load Image → Upscale Image (core) → Edit Image → Image Blur → Save Image")
+    g = Graph("Local steps around an edit", "Local steps around a remote edit",
+              "Create Image → Upscale Image (core) → Edit Image → Image Blur → Save Image")
     g.note("## Local steps around a remote edit\n\nOrdinary ComfyUI nodes run before and after the paid "
            "step: **Upscale Image** (ImageScale) brings the photo to 1024 px high before upload, "
-           "**Image Blur** softens the result.\n\n" + LOAD_NOTE.format(what="a photo") + "\n\n" + SEED_NOTE)
-    i = g.add("LoadImage", title="Photo")
+           "**Image Blur** softens the result.\n\n" + OWN_PHOTO.format(where="Upscale Image's **image**") +
+           "\n\n" + SEED_NOTE)
+    i = g.add("AliveAICreateImage", title="Photo", name="Jonas Weber", aspectRatio="PORTRAIT", seed=21,
+              appearance="a young man with a red scarf in a park in winter")
     sc = g.add("ImageScale", values=["lanczos", 0, 1024, "disabled"])
     e = g.add("AliveAIEditImage", seed=21, prompt="turn the background into a snowy mountain village at dusk")
     b = g.add("ImageBlur", values=[1, 0.6])
     s = g.add("SaveImage", values=["AliveAI/edit_local_steps"])
-    g.link(i, "IMAGE", sc, "image")
+    g.link(i, "image", sc, "image")
     g.link(sc, "IMAGE", e, "image")
     g.link(e, "image", b, "image")
     g.link(b, "IMAGE", s, "images")
-    g.group("Local (free)", [i, sc], "#3f789e")
+    g.group("Local (free)", [sc], "#3f789e")
     g.group("AliveAI (paid)", [e], "#a1309b")
     g.group("Local (free)", [b, s], "#3f789e")
     out.append(g)
 
-    g = Graph("aliveai_pose_and_clothes", "Image with a pose and clothes",
+    g = Graph("Pose and clothes", "Image with a pose and clothes",
               "Pose + Clothes → Create Image → Save Image")
     g.note("## Image with a pose and clothes\n\nThe **Pose** and **Clothes** builders describe them in words "
            "here; they also take ids from Get Poses / Get Public Clothes.\n\n" + SEED_NOTE)
@@ -456,7 +507,7 @@ def thumbnail(graph: Graph, run, path: Path, size: int = 512) -> None:
     canvas = Image.new("RGB", (size, size), (26, 28, 34))
     d = ImageDraw.Draw(canvas)
     d.rectangle([0, 0, size, 6], fill=(161, 48, 155))
-    y = 18
+    y = 58   # frontend 1.58 draws a badge over the top-left corner: the title starts below it
     for line in _wrap(d, graph.title, _font(32), size - 40):
         d.text((20, y), line, font=_font(32), fill=(240, 240, 244))
         y += 38
@@ -513,13 +564,9 @@ def make_thumbnails(graphs: list[Graph], folder: Path) -> None:
         bridge.set_text_sink(lambda text, node: None)
         session.reset()
         try:
-            earlier = None
             for g in graphs:
                 wf = json.loads((folder / f"{g.stem}.json").read_text())
-                run = run_workflow(wf, Path(tmp), before=fill_by_hand(earlier))
-                for nid, kind in run.types.items():
-                    if kind == "AliveAICreateImage" and earlier is None:
-                        earlier = run.outputs[nid][3]   # Load Result (later in the list) re-loads this one
+                run = run_workflow(wf, Path(tmp))   # as shipped: nothing filled in by hand
                 thumbnail(g, run, folder / f"{g.stem}.jpg")
                 print(f"  {g.stem}.jpg")
         finally:
@@ -534,9 +581,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(exist_ok=True)
     graphs = examples()
+    (args.out / "api").mkdir(exist_ok=True)
     for g in graphs:
-        (args.out / f"{g.stem}.json").write_text(json.dumps(g.build(), indent=2, ensure_ascii=False) + "\n")
-        print(f"  {g.stem}.json")
+        wf = g.build()
+        (args.out / f"{g.stem}.json").write_text(json.dumps(wf, indent=2, ensure_ascii=False) + "\n")
+        # The same graph in API format, for headless workers (POST /prompt): previews become Save
+        # Image. A subfolder: the Templates dialog lists only workflows/*.json.
+        api = to_api(wf, mappings())
+        (args.out / "api" / f"{g.stem}.json").write_text(json.dumps(api, indent=2, ensure_ascii=False) + "\n")
+        print(f"  {g.stem}.json (+ api/)")
     if not args.no_thumbnails:
         make_thumbnails(graphs, args.out)
     return 0

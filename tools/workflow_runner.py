@@ -7,7 +7,8 @@ widget values of the file mapped to names by the layout ComfyUI's frontend uses.
 nodes the examples use get stand-ins: LoadImage and LoadVideo give generated sample media (a
 LoadImage whose MASK output is connected gives a "painted" mask, as after the mask editor;
 otherwise the 64x64 zero mask ComfyUI gives for an image without alpha), ImageScale and
-ImageBlur do a plain torch resize and box blur, and the output nodes only record what they get.
+ImageBlur do a plain torch resize and box blur, SolidMask and MaskComposite do what core does, and
+the output nodes only record what they get.
 
 Not a ComfyUI emulator: no caching, no lazy inputs, no subgraphs, and muted or bypassed nodes
 are refused, since no example uses them.
@@ -139,6 +140,20 @@ def box_blur(image, radius: int):
     return F.avg_pool2d(x, 2 * radius + 1, stride=1).movedim(1, -1)
 
 
+def mask_composite(destination, source, x: int, y: int, operation: str):
+    """MaskComposite for the operations the examples use (add, subtract, multiply), as core does it:
+    `source` placed at (x, y) on a copy of `destination`, clipped, clamped to 0..1."""
+    out = destination.reshape(-1, *destination.shape[-2:]).clone()
+    src = source.reshape(-1, *source.shape[-2:])
+    right, bottom = min(x + src.shape[-1], out.shape[-1]), min(y + src.shape[-2], out.shape[-2])
+    part, dst = src[:, :bottom - y, :right - x], out[:, y:bottom, x:right]
+    ops = {"add": dst + part, "subtract": dst - part, "multiply": dst * part}
+    if operation not in ops:
+        raise ValueError(f"no stand-in for MaskComposite operation {operation!r}")
+    out[:, y:bottom, x:right] = ops[operation]
+    return out.clamp(0, 1)
+
+
 @dataclass
 class Run:
     """What one execution produced, by node id."""
@@ -199,7 +214,7 @@ Hook = Callable[[dict, dict, Run], None]
 def run_workflow(wf: dict, workdir: Path, before: Hook | None = None,
                  load_image: Callable[[dict], Any] | None = None) -> Run:
     """Execute `wf` (UI format). `before(node, kwargs, run)` may change a pack node's inputs just
-    before it runs (e.g. put in a prompt_id made earlier); `load_image(node)` replaces the
+    before it runs; `load_image(node)` replaces the
     default sample picture of a LoadImage node (a close-up face when its title mentions a face)."""
     from nodes.comfy import NODE_CLASS_MAPPINGS as mappings
     from nodes.comfy.bridge import video_from_file
@@ -236,6 +251,12 @@ def run_workflow(wf: dict, workdir: Path, before: Hook | None = None,
             run.outputs[nid] = (image_scale(linked["image"], *values[:4]),)
         elif kind == "ImageBlur":
             run.outputs[nid] = (box_blur(linked["image"], int(values[0])),)
+        elif kind == "SolidMask":
+            import torch
+
+            run.outputs[nid] = (torch.full((1, int(values[2]), int(values[1])), float(values[0])),)
+        elif kind == "MaskComposite":
+            run.outputs[nid] = (mask_composite(linked["destination"], linked["source"], *values[:3]),)
         elif kind in OUTPUT_NODES:
             run.sinks.append((nid, kind, next(iter(linked.values()), None)))
             run.outputs[nid] = ()
@@ -265,20 +286,103 @@ def _run_pack_node(cls: type, node: dict, values: list, linked: dict, prompt: di
     return tuple(out)
 
 
-def fill_by_hand(prompt_id: str | None = None) -> Hook:
-    """A `before` hook that does what the examples' notes ask a user to do: paste a profile id
-    (taken from the profile list the same workflow printed) and a prompt_id (one made earlier)."""
-    import json
+# -- API format: what a headless worker POSTs to /prompt ------------------------------------------------
+# Widget names of the core nodes the examples use, in widgets_values order (ComfyUI v0.3.64).
+CORE_WIDGETS: dict[str, list[str]] = {
+    "SaveImage": ["filename_prefix"], "PreviewImage": [], "PreviewAny": [],
+    "SaveVideo": ["filename_prefix", "format", "codec"],
+    "ImageScale": ["upscale_method", "width", "height", "crop"], "ImageBlur": ["blur_radius", "sigma"],
+    "SolidMask": ["value", "width", "height"], "MaskComposite": ["x", "y", "operation"],
+}
 
-    def hook(node: dict, kwargs: dict, run: Run) -> None:
-        if "profileId" in kwargs:
-            listing = next((run.outputs[i][0] for i, t in run.types.items() if t == "AliveAIGetProfilesForUser"), None)
-            if listing is None:
-                raise ValueError("no Get Profiles For User ran before this node: nowhere to take a profile id from")
-            kwargs["profileId"] = json.loads(listing)["profiles"][0]["id"]
-        if node["type"] == "AliveAILoadResult":
-            if prompt_id is None:
-                raise ValueError("Load Result needs a prompt_id from an earlier job")
-            kwargs["prompt_id"] = prompt_id
 
-    return hook
+def to_api(wf: dict, mappings: dict[str, type], save_previews: bool = True) -> dict[str, dict]:
+    """The API-format prompt of a UI workflow, as the frontend's "Export (API)" writes it: every
+    widget value under its input name (control_after_generate slots dropped), links as
+    [node id, slot], notes left out. `save_previews` turns PreviewImage into SaveImage, so every
+    result lands in ComfyUI's output folder and in /history where a worker reads it."""
+    links = links_by_id(wf)
+    prompt: dict[str, dict] = {}
+    for node in wf["nodes"]:
+        kind = node["type"]
+        if kind in FRONTEND_ONLY:
+            continue
+        names = widget_layout(mappings[kind].INPUT_TYPES()) if kind in mappings else CORE_WIDGETS[kind]
+        values = node.get("widgets_values") or []
+        inputs: dict[str, Any] = {n: v for n, v in zip(names, values, strict=True) if n}
+        for inp in node.get("inputs") or []:
+            if inp.get("link") is not None:
+                _, origin, slot, *_ = links[inp["link"]]
+                inputs[inp["name"]] = [str(origin), slot]
+        if kind == "PreviewImage" and save_previews:
+            kind, inputs = "SaveImage", {**inputs, "filename_prefix": "AliveAI/preview"}
+        prompt[str(node["id"])] = {"class_type": kind, "inputs": inputs,
+                                   "_meta": {"title": node.get("title") or kind}}
+    return prompt
+
+
+@dataclass
+class Execution:
+    """One prompt run the way ComfyUI's executor runs it, with what a worker reads afterwards."""
+
+    outputs: dict[str, tuple] = field(default_factory=dict)   # node id -> the output tuple, after the cache
+    history: dict[str, dict] = field(default_factory=dict)    # node id -> its ui dict, as /history holds it
+    saved: list[tuple[str, str, Any]] = field(default_factory=list)  # (node id, Save node type, value)
+
+
+def run_api_prompt(prompt: dict[str, dict], workdir: Path, through_cache: Callable[[Any], Any] = lambda v: v,
+                   mappings: dict[str, type] | None = None) -> Execution:
+    """Execute an API-format prompt: nodes in dependency order, pack nodes through their FUNCTION
+    with the hidden inputs ComfyUI fills (unique_id, prompt), core stand-ins for the rest. Every
+    output tuple passes `through_cache` before anything downstream reads it (a test passes a
+    pickle round trip: ComfyUI's output cache and a worker's process boundary). A worker reads
+    the results from the ui dicts in `history` (json-serialisable, as /history sends them)."""
+    from nodes.comfy import NODE_CLASS_MAPPINGS
+
+    mappings = mappings or NODE_CLASS_MAPPINGS
+    deps = {i: {v[0] for v in n["inputs"].values() if _is_link(v)} for i, n in prompt.items()}
+    done: list[str] = []
+    while len(done) < len(prompt):
+        ready = sorted((i for i in prompt if i not in done and deps[i] <= set(done)), key=lambda i: int(i))
+        if not ready:
+            raise ValueError("the prompt has a cycle or a link to a missing node")
+        done.append(ready[0])
+    ex = Execution()
+    for nid in done:
+        node = prompt[nid]
+        kind = node["class_type"]
+        kw = {k: (ex.outputs[v[0]][v[1]] if _is_link(v) else v) for k, v in node["inputs"].items()}
+        if kind in mappings:
+            cls = mappings[kind]
+            hidden = cls.INPUT_TYPES().get("hidden", {})
+            kw.update({k: v for k, v in (("unique_id", nid), ("prompt", prompt)) if k in hidden})
+            fn = getattr(cls(), cls.FUNCTION)
+            out = asyncio.run(fn(**kw)) if inspect.iscoroutinefunction(fn) else fn(**kw)
+            if isinstance(out, dict):
+                if out.get("ui"):
+                    ex.history[nid] = out["ui"]
+                out = out["result"]
+            ex.outputs[nid] = through_cache(tuple(out))
+        elif kind in ("SaveImage", "SaveVideo", "PreviewImage", "PreviewAny"):
+            value = next(iter(v for k, v in kw.items() if k in ("images", "video", "source")))
+            ex.saved.append((nid, kind, value))
+            ex.history[nid] = {"images" if kind != "SaveVideo" else "video": [{"filename": f"{nid}.out",
+                                                                              "type": "output"}]}
+            ex.outputs[nid] = ()
+        elif kind == "ImageScale":
+            ex.outputs[nid] = (image_scale(kw["image"], kw["upscale_method"], kw["width"], kw["height"], kw["crop"]),)
+        elif kind == "ImageBlur":
+            ex.outputs[nid] = (box_blur(kw["image"], int(kw["blur_radius"])),)
+        elif kind == "SolidMask":
+            import torch
+
+            ex.outputs[nid] = (torch.full((1, int(kw["height"]), int(kw["width"])), float(kw["value"])),)
+        elif kind == "MaskComposite":
+            ex.outputs[nid] = (mask_composite(kw["destination"], kw["source"], kw["x"], kw["y"], kw["operation"]),)
+        else:
+            raise ValueError(f"no stand-in for core node {kind}")
+    return ex
+
+
+def _is_link(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], int)

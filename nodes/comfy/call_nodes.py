@@ -160,9 +160,27 @@ def get_prompts(c: Call) -> dict:
     return out
 
 
-SPECIAL: dict[str, Callable[[Call], dict]] = {"me": me, "get_prompts": get_prompts}
+def get_profiles(c: Call) -> dict:
+    """The page as JSON, plus the first profile's id: an empty page is an error only when
+    something reads that id (it would otherwise reach Create Character Image as "")."""
+    body = c.client.call(c.op, c.values) or {}
+    text = to_json(body)
+    listed = body.get("profiles") if isinstance(body, dict) else None
+    listed = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+    first = str(listed[0].get("id") or "") if listed else ""
+    if not first and (c.prompt is None or 1 in linked_outputs(c.prompt, c.node_id)):
+        raise ValidationError(f"page {c.values.get('page')} lists no profile with an id: turn on 'public' to list "
+                              "everyone's, try page 0, or disconnect the 'first_id' output",
+                              operation=c.label, field="page")
+    return shown(text, (text, first), f"{len(listed)} profiles")
+
+
+SPECIAL: dict[str, Callable[[Call], dict]] = {"me": me, "get_prompts": get_prompts, "get_profiles": get_profiles}
 EXTRA_OUTPUTS = {"get_prompts": (("IMAGE",), ("images",), ("The first image of each prompt of the page, as one "
-                                                            "batch (resized to the first one's size).",))}
+                                                            "batch (resized to the first one's size).",)),
+                 # So an example (or a headless request) can make a character image with no id pasted.
+                 "get_profiles": (("STRING",), ("first_id",), ("The id of the first profile of the page, for "
+                                                               "Create Character Image's profileId.",))}
 
 
 def execute_call(op: Operation, label: str, kwargs: dict, node_id: str | None, prompt: dict | None,
