@@ -10,10 +10,15 @@
  * execution, after every real widget, and refilled on later ones. Text goes in as a textarea's
  * value, never as HTML, so nothing from the API can inject markup.
  */
+import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
-import { nodeText, previewLines } from "./lib/format.js";
+import { finalLine, nodeText, previewLines } from "./lib/format.js";
+import { domWidgetHeight } from "./lib/ui.js";
 
 const WIDGET = "aliveai_result";
+const BOX_MARGIN = 4;
+/** Node ids ComfyUI answered from its output cache in the current prompt (`execution_cached`). */
+let cachedNodes = new Set();
 
 /**
  * @param {any} node an LGraphNode
@@ -33,8 +38,9 @@ function showOnNode(node, text) {
       hideOnZoom: true,
       getValue: () => box.value,
       setValue: () => {},        // nothing to restore: the text comes from the last run only
-      getMinHeight: () => 48,
-      getMaxHeight: () => 220,
+      margin: BOX_MARGIN,
+      getMinHeight: () => domWidgetHeight(48, widget?.margin ?? BOX_MARGIN),
+      getMaxHeight: () => domWidgetHeight(220, widget?.margin ?? BOX_MARGIN),
     });
     widget.serialize = false;                              // LGraphNode.serialize: widgets_values
     if (widget.options) widget.options.serialize = false;  // graphToPrompt: the API prompt's inputs
@@ -55,8 +61,17 @@ app.registerExtension({
     const original = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (/** @type {any} */ output) {
       original?.apply(this, arguments);
-      const lines = previewLines(output);
+      // The final status line first: frontend 1.58 deletes the progress text when the run ends.
+      const status = finalLine(output, cachedNodes.has(String(this.id)));
+      const lines = [...(status ? [status] : []), ...previewLines(output)];
       if (lines.length) showOnNode(this, nodeText(lines));
     };
+  },
+  setup() {
+    api.addEventListener("execution_start", () => { cachedNodes = new Set(); });
+    api.addEventListener("execution_cached", (/** @type {any} */ e) => {
+      const nodes = Array.isArray(e?.detail?.nodes) ? e.detail.nodes : [];
+      cachedNodes = new Set(nodes.map(String));
+    });
   },
 });
