@@ -39,7 +39,9 @@ function showOnNode(node, text) {
       getValue: () => box.value,
       setValue: () => {},        // nothing to restore: the text comes from the last run only
       margin: BOX_MARGIN,
-      getMinHeight: () => domWidgetHeight(48, widget?.margin ?? BOX_MARGIN),
+      // tall enough for every line of a short text (the status line wraps on a narrow node), at most 220 px
+      getMinHeight: () => domWidgetHeight(Math.min(220, Math.max(48, 14 * box.value.split("\n").length + 22)),
+        widget?.margin ?? BOX_MARGIN),
       getMaxHeight: () => domWidgetHeight(220, widget?.margin ?? BOX_MARGIN),
     });
     widget.serialize = false;                              // LGraphNode.serialize: widgets_values
