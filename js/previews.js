@@ -49,6 +49,9 @@ function showOnNode(node, text) {
     widget.aliveaiBox = box;
   }
   widget.aliveaiBox.value = text;
+  // Nodes 2.0 lays the textarea out by its own size (2 rows by default), not the canvas's slot
+  // (a line over ~40 characters wraps on a default-width node: count it twice)
+  widget.aliveaiBox.rows = Math.min(14, Math.max(3, text.split("\n").reduce((n, l) => n + (l.length > 40 ? 2 : 1), 0)));
   const [w, h] = node.computeSize?.() ?? node.size;
   node.setSize?.([Math.max(node.size[0], w), Math.max(node.size[1], h)]);
   node.setDirtyCanvas?.(true, true);
