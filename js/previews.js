@@ -57,6 +57,17 @@ function showOnNode(node, text) {
   node.setDirtyCanvas?.(true, true);
 }
 
+/**
+ * @param {any} node
+ * @param {Record<string, unknown>} output the node's ui dict
+ * @param {boolean} cached ComfyUI answered the node from its output cache
+ */
+function showResult(node, output, cached) {
+  const status = finalLine(output, cached);
+  const lines = [...(status ? [status] : []), ...previewLines(output)];
+  if (lines.length) showOnNode(node, nodeText(lines));
+}
+
 app.registerExtension({
   name: "aliveai.previews",
   /** @param {any} nodeType @param {{name?: string}} nodeData */
@@ -67,9 +78,8 @@ app.registerExtension({
     nodeType.prototype.onExecuted = function (/** @type {any} */ output) {
       original?.apply(this, arguments);
       // The final status line first: frontend 1.58 deletes the progress text when the run ends.
-      const status = finalLine(output, cachedNodes.has(String(this.id)));
-      const lines = [...(status ? [status] : []), ...previewLines(output)];
-      if (lines.length) showOnNode(this, nodeText(lines));
+      this.aliveaiOutput = output;  // kept for a later cached run, which ComfyUI 0.3.64 does not re-send
+      showResult(this, output, cachedNodes.has(String(this.id)));
     };
   },
   setup() {
@@ -77,6 +87,12 @@ app.registerExtension({
     api.addEventListener("execution_cached", (/** @type {any} */ e) => {
       const nodes = Array.isArray(e?.detail?.nodes) ? e.detail.nodes : [];
       cachedNodes = new Set(nodes.map(String));
+      // ComfyUI answers these from its output cache: nothing runs and nothing is paid. Their last
+      // result stays on the node; its line now says so instead of the old "done in …".
+      for (const id of cachedNodes) {
+        const node = app.graph?.getNodeById?.(Number.isNaN(Number(id)) ? id : Number(id));
+        if (node?.aliveaiOutput) showResult(node, node.aliveaiOutput, true);
+      }
     });
   },
 });
