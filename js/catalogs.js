@@ -21,6 +21,7 @@ import {
   CatalogCache, buttonLabel, describeValue, filterEntries, groupEntries, mergeListings, moveIndex, pickersFor,
   statusLine,
 } from "./lib/catalog.js";
+import { ICON_BUTTON, STYLE_HREF, domWidgetHeight, ensureStyles, markChanged, placePopup, popupAnchor } from "./lib/ui.js";
 
 /** @typedef {import("./lib/catalog.js").Picker} Picker */
 /** @typedef {import("./lib/catalog.js").Entry} Entry */
@@ -28,6 +29,10 @@ import {
 
 const STRIP = "aliveai_catalog";
 const ROW_PX = 36;
+const STRIP_MARGIN = 2;  // the DOM widget's margin (the classic canvas defaults to 10 px each side)
+/** The last pointerdown in the page: a button widget's callback gets no event in Nodes 2.0. */
+/** @type {{x: number, y: number, t: number} | null} */
+let lastPointer = null;
 const cache = new CatalogCache((kind, refresh) => getCatalog(kind, refresh));
 
 /**
@@ -83,7 +88,7 @@ function setWidget(node, widget, value) {
   widget.callback?.(value, /** @type {any} */ (app).canvas, node);
   node.setDirtyCanvas?.(true, true);
   node.graph?.change?.();
-  /** @type {any} */ (app).extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
+  markChanged(/** @type {any} */ (app).extensionManager?.workflow?.activeWorkflow?.changeTracker);
 }
 
 /** @param {any} node @param {Picker[]} pickers */
@@ -140,10 +145,12 @@ function attach(node, pickers) {
   if (typeof node.addDOMWidget !== "function") return;  // very old frontends: buttons only
   const box = el("div");
   box.style.cssText = "display:none;overflow:hidden;padding:0 2px";
-  const shown = { rows: 0 };  // read by the size callbacks, which may run before addDOMWidget returns
-  const height = () => (shown.rows ? shown.rows * ROW_PX + 4 : 0);
+  // read by the size callbacks, which may run before addDOMWidget returns
+  const shown = { rows: 0, margin: STRIP_MARGIN };
+  const height = () => domWidgetHeight(shown.rows ? shown.rows * ROW_PX + 4 : 0, shown.margin);
   const strip = node.addDOMWidget(STRIP, "aliveai-catalog", box, {
     serialize: false,
+    margin: STRIP_MARGIN,
     hideOnZoom: true,
     getValue: () => "",
     setValue: () => {},
@@ -151,8 +158,25 @@ function attach(node, pickers) {
     getMaxHeight: height,
   });
   noSerialize(strip);
+  if (Number.isFinite(strip.margin)) shown.margin = strip.margin;  // what this frontend really uses
   strip.aliveaiBox = box;
   strip.aliveaiShown = shown;
+}
+
+/**
+ * The node's top-left corner in the window (classic canvas), or null when it cannot be found.
+ * @param {any} node
+ * @returns {{x: number, y: number} | null}
+ */
+function nodeOnScreen(node) {
+  try {
+    const canvas = /** @type {any} */ (app).canvas;
+    const [cx, cy] = canvas.ds.convertOffsetToCanvas([node.pos[0], node.pos[1]]);
+    const r = canvas.canvas.getBoundingClientRect();
+    return Number.isFinite(cx) && Number.isFinite(cy) ? { x: r.left + cx, y: r.top + cy } : null;
+  } catch {
+    return null;  // no canvas (yet) or another renderer: the picker is centred
+  }
 }
 
 // -- the picker -------------------------------------------------------------------------------------
@@ -179,9 +203,8 @@ function openPicker(node, picker, pickers, at) {
   const title = el("div", { textContent: `Choose ${picker.noun}` });
   title.style.cssText = "flex:1;font-weight:600";
   const refresh = el("button", { type: "button", textContent: "\u21bb", title: "Refresh from AliveAI",
-    className: "p-button p-component p-button-sm" });
-  const close = el("button", { type: "button", textContent: "\u00d7", title: "Close",
-    className: "p-button p-component p-button-sm" });
+    className: ICON_BUTTON });
+  const close = el("button", { type: "button", textContent: "\u00d7", title: "Close", className: ICON_BUTTON });
   const head = el("div", {}, [title, refresh, close]);
   head.style.cssText = "display:flex;align-items:center;gap:4px";
   const filter = /** @type {HTMLInputElement} */ (el("input", { type: "search", placeholder: "filter by name or id",
@@ -200,10 +223,10 @@ function openPicker(node, picker, pickers, at) {
   root.append(head, filter, info, list);
   document.body.append(root, preview);
 
-  const x = at?.clientX ?? window.innerWidth / 2 - 180;
-  const y = at?.clientY ?? window.innerHeight / 2 - 240;
-  root.style.left = `${Math.max(4, Math.min(x, window.innerWidth - 364))}px`;
-  root.style.top = `${Math.max(4, Math.min(y, window.innerHeight - 484))}px`;
+  const pos = placePopup(popupAnchor(at, lastPointer, Date.now(), nodeOnScreen(node)), { width: 360, height: 480 },
+    { width: window.innerWidth, height: window.innerHeight });
+  root.style.left = `${pos.left}px`;
+  root.style.top = `${pos.top}px`;
 
   /** @type {Merged | null} */
   let merged = null;
@@ -357,6 +380,12 @@ function openPicker(node, picker, pickers, at) {
 
 app.registerExtension({
   name: "aliveai.catalogs",
+  setup() {
+    ensureStyles(document, STYLE_HREF);
+    // Capture phase: the canvas and Vue nodes stop the event before it bubbles up.
+    document.addEventListener("pointerdown", (e) => { lastPointer = { x: e.clientX, y: e.clientY, t: Date.now() }; },
+      true);
+  },
   /** @param {any} node */
   nodeCreated(node) {
     const pickers = pickersFor(node?.comfyClass ?? node?.type);

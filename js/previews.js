@@ -10,10 +10,15 @@
  * execution, after every real widget, and refilled on later ones. Text goes in as a textarea's
  * value, never as HTML, so nothing from the API can inject markup.
  */
+import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
-import { nodeText, previewLines } from "./lib/format.js";
+import { finalLine, nodeText, previewLines } from "./lib/format.js";
+import { domWidgetHeight } from "./lib/ui.js";
 
 const WIDGET = "aliveai_result";
+const BOX_MARGIN = 4;
+/** Node ids ComfyUI answered from its output cache in the current prompt (`execution_cached`). */
+let cachedNodes = new Set();
 
 /**
  * @param {any} node an LGraphNode
@@ -33,17 +38,34 @@ function showOnNode(node, text) {
       hideOnZoom: true,
       getValue: () => box.value,
       setValue: () => {},        // nothing to restore: the text comes from the last run only
-      getMinHeight: () => 48,
-      getMaxHeight: () => 220,
+      margin: BOX_MARGIN,
+      // tall enough for every line of a short text (the status line wraps on a narrow node), at most 220 px
+      getMinHeight: () => domWidgetHeight(Math.min(220, Math.max(48, 14 * box.value.split("\n").length + 22)),
+        widget?.margin ?? BOX_MARGIN),
+      getMaxHeight: () => domWidgetHeight(220, widget?.margin ?? BOX_MARGIN),
     });
     widget.serialize = false;                              // LGraphNode.serialize: widgets_values
     if (widget.options) widget.options.serialize = false;  // graphToPrompt: the API prompt's inputs
     widget.aliveaiBox = box;
   }
   widget.aliveaiBox.value = text;
+  // Nodes 2.0 lays the textarea out by its own size (2 rows by default), not the canvas's slot
+  // (a line over ~40 characters wraps on a default-width node: count it twice)
+  widget.aliveaiBox.rows = Math.min(14, Math.max(3, text.split("\n").reduce((n, l) => n + (l.length > 40 ? 2 : 1), 0)));
   const [w, h] = node.computeSize?.() ?? node.size;
   node.setSize?.([Math.max(node.size[0], w), Math.max(node.size[1], h)]);
   node.setDirtyCanvas?.(true, true);
+}
+
+/**
+ * @param {any} node
+ * @param {Record<string, unknown>} output the node's ui dict
+ * @param {boolean} cached ComfyUI answered the node from its output cache
+ */
+function showResult(node, output, cached) {
+  const status = finalLine(output, cached);
+  const lines = [...(status ? [status] : []), ...previewLines(output)];
+  if (lines.length) showOnNode(node, nodeText(lines));
 }
 
 app.registerExtension({
@@ -55,8 +77,22 @@ app.registerExtension({
     const original = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (/** @type {any} */ output) {
       original?.apply(this, arguments);
-      const lines = previewLines(output);
-      if (lines.length) showOnNode(this, nodeText(lines));
+      // The final status line first: frontend 1.58 deletes the progress text when the run ends.
+      this.aliveaiOutput = output;  // kept for a later cached run, which ComfyUI 0.3.64 does not re-send
+      showResult(this, output, cachedNodes.has(String(this.id)));
     };
+  },
+  setup() {
+    api.addEventListener("execution_start", () => { cachedNodes = new Set(); });
+    api.addEventListener("execution_cached", (/** @type {any} */ e) => {
+      const nodes = Array.isArray(e?.detail?.nodes) ? e.detail.nodes : [];
+      cachedNodes = new Set(nodes.map(String));
+      // ComfyUI answers these from its output cache: nothing runs and nothing is paid. Their last
+      // result stays on the node; its line now says so instead of the old "done in …".
+      for (const id of cachedNodes) {
+        const node = app.graph?.getNodeById?.(Number.isNaN(Number(id)) ? id : Number(id));
+        if (node?.aliveaiOutput) showResult(node, node.aliveaiOutput, true);
+      }
+    });
   },
 });

@@ -21,6 +21,7 @@ import {
 } from "./api.js";
 import { describeAccount, describeTest, maskSecret } from "./lib/format.js";
 import { describePref, fieldText, limitsForm } from "./lib/limits.js";
+import { BUTTON, PRIMARY_BUTTON, STYLE_HREF, ensureStyles } from "./lib/ui.js";
 
 /**
  * @param {string} tag
@@ -78,8 +79,7 @@ function renderAccount() {
   const status = el("div", { style: "white-space:pre-wrap;font-size:12px;opacity:.9" });
   const result = el("div", { style: "white-space:pre-wrap;font-size:12px" });
   const buttons = ["Save", "Clear", "Test connection"].map((text) =>
-    /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: text, className: "p-button p-component",
-      style: "padding:4px 10px" })));
+    /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: text, className: text === "Save" ? PRIMARY_BUTTON : BUTTON })));
   const [save, clear, test] = buttons;
   let loadedBaseUrl = "";
 
@@ -149,7 +149,7 @@ function renderLimits() {
   const rows = el("div", { style: "display:flex;flex-direction:column;gap:10px" });
   const result = el("div", { style: "white-space:pre-wrap;font-size:12px" });
   const save = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Save",
-    className: "p-button p-component", style: "padding:4px 10px;align-self:flex-start" }));
+    className: PRIMARY_BUTTON, style: "align-self:flex-start" }));
 
   /** @param {{prefs: import("./lib/limits.js").Pref[]}} answer */
   const show = (answer) => {
@@ -229,6 +229,9 @@ async function setKeyCommand() {
 
 app.registerExtension({
   name: "aliveai.settings",
+  setup() {
+    ensureStyles(document, STYLE_HREF);  // the dialog's buttons; the other modules link it too (once)
+  },
   settings: [
     {
       id: "AliveAI.Account.Credentials",

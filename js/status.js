@@ -16,6 +16,7 @@
 import { app } from "../../scripts/app.js";
 import { getStatus, onJobEvent, onQueueEvent, resetSpend } from "./api.js";
 import { TtlCache } from "./lib/cache.js";
+import { BUTTON, STYLE_HREF, ensureStyles } from "./lib/ui.js";
 import { formatAge, formatCredits, queueLine, sessionLine } from "./lib/format.js";
 
 const REFRESH_MS = 30000;
@@ -87,11 +88,11 @@ function render(container) {
   const list = Object.assign(document.createElement("ul"), { style: "margin:0;padding-left:18px;word-break:break-all" });
   list.dataset.aliveai = "queue";
   const refresh = Object.assign(document.createElement("button"), { type: "button", textContent: "Refresh",
-    className: "p-button p-component p-button-sm" });
+    className: BUTTON, style: "align-self:flex-start" });
   refresh.onclick = () => paint(root, true);
   const reset = Object.assign(document.createElement("button"), { type: "button", textContent: "Reset session spend",
     title: "Start a new budget session: the spend counted against the credit budget goes back to zero.",
-    className: "p-button p-component p-button-sm p-button-secondary", style: "display:none" });
+    className: BUTTON, style: "display:none;align-self:flex-start" });
   reset.dataset.aliveai = "reset";
   reset.onclick = async () => {
     try {
@@ -119,6 +120,7 @@ function render(container) {
 app.registerExtension({
   name: "aliveai.status",
   setup() {
+    ensureStyles(document, STYLE_HREF);
     onJobEvent(() => {
       cache.invalidate();
       if (mounted?.root.isConnected) paint(mounted.root, true);

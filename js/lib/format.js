@@ -155,6 +155,26 @@ export function previewLines(output) {
 }
 
 /**
+ * The node's final status line, from its ui dict's "aliveai_status" (the server's "done in 8.1 s ·
+ * 1 image · prompt …"; kept in the ui because frontend 1.58 deletes progress text when a run
+ * ends). `cached`: ComfyUI answered the node from its own output cache and re-sent the old ui, so
+ * nothing ran and nothing was paid: say so, with the prompt the result came from.
+ * @param {Record<string, unknown> | null | undefined} output
+ * @param {boolean} [cached]
+ * @returns {string} "" when there is nothing to say
+ */
+export function finalLine(output, cached = false) {
+  const lines = Array.isArray(output?.aliveai_status)
+    ? output.aliveai_status.filter((t) => typeof t === "string" && t) : [];
+  if (!cached) return lines.join("\n");
+  const entries = Array.isArray(output?.aliveai) ? output.aliveai : [];
+  const ids = entries.map((e) => (e && typeof e === "object" && e.prompt_id ? String(e.prompt_id) : ""))
+    .filter(Boolean);
+  if (!ids.length && !lines.length) return "";
+  return `cached · no new job${ids.length ? ` · prompt ${ids.join(",")}` : ""}`;
+}
+
+/**
  * @param {string[]} lines
  * @returns {string} joined, cut to MAX_NODE_TEXT characters
  */

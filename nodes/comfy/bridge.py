@@ -5,7 +5,6 @@ outside ComfyUI. Outside ComfyUI the functions fall back to no-ops and local fol
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import shutil
@@ -67,8 +66,22 @@ def set_text_sink(sink) -> None:
     _text_sink = sink
 
 
+# A word joiner (U+2060): invisible, and not a letter, so "<" followed by it never opens a tag and
+# "&" followed by it never starts an entity.
+_JOIN = "\u2060"
+
+
+def plain_text(text: str) -> str:
+    """Status text that reads the same on every frontend: 1.27 puts progress text into the page as
+    HTML without escaping, 1.58 escapes it first (so our own escaping showed as "&amp;#x27;").
+    Plain text with "\n" line breaks, with a word joiner after each "<" and "&", renders
+    identically on both and can never become markup or an entity on 1.27."""
+    return text.replace("&", "&" + _JOIN).replace("<", "<" + _JOIN)
+
+
 def send_text(text: str, node_id: str | None) -> None:
-    """Status text under the node. ComfyUI renders it as HTML, so it is escaped here."""
+    """Status text under the node (plain text, see plain_text). The frontend (1.58) deletes it
+    when the run ends: what must stay goes in the node's ui output instead."""
     if not IN_COMFY:
         if _text_sink is not None:
             _text_sink(text, node_id)
@@ -77,8 +90,7 @@ def send_text(text: str, node_id: str | None) -> None:
         return
     server = PromptServer.instance
     if hasattr(server, "send_progress_text"):
-        server.send_progress_text(html.escape(text).replace("\n", "<br>"), node_id,
-                                  getattr(server, "client_id", None))
+        server.send_progress_text(plain_text(text), node_id, getattr(server, "client_id", None))
 
 
 def send_event(event: str, data: dict) -> None:

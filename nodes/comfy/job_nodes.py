@@ -57,7 +57,11 @@ def run_and_decode(op: Operation, label: str, kwargs: dict, node_id: str | None,
     make = video_outputs if op.returns == VIDEO else image_outputs
     store = session.store()
     try:
-        return make(store, out.refs, out.files, out.prompt_ids)
+        result = make(store, out.refs, out.files, out.prompt_ids)
+        # The final status line, shown by js/previews.js: the frontend (1.58) deletes progress text
+        # when the run ends, and ComfyUI re-sends a node's ui for cached runs.
+        result["ui"]["aliveai_status"] = [out.summary]
+        return result
     except AliveAIError as e:   # e.g. a result over the pixel limit: its own message, plus the job
         if not e.hint:
             e.hint = LocalStateError.KEPT

@@ -44,6 +44,7 @@ PROBE_BYTES = 4096     # written to the output and user folders before paying (c
 @dataclass
 class RunOutput:
     results: list[JobResult] = field(default_factory=list)
+    summary: str = ""   # the final status line; job_nodes puts it in the ui output, which outlives the run
 
     @property
     def refs(self) -> list[MediaRef]:
@@ -72,6 +73,7 @@ class Status:
         self.queued: list[int | None] = [None] * jobs         # queue position while waiting, else None
         self.queue_wait: list[float | None] = [None] * jobs   # how long it waited before running
         self.unsaved: list[str] = []                          # records that could not be written
+        self.cached = [False] * jobs                          # answered from the request cache: no job paid
         self._last_sent = 0.0
         self._lock = threading.Lock()
 
@@ -163,6 +165,7 @@ def run_one(op: Operation, label: str, client: AliveAIClient, store: ResultStore
         else:
             hit = cached_result(label, client, store, cache, key, should_stop)
             if hit is not None:
+                status.cached[index] = True
                 status.update(index, f"cached result · prompt {hit.prompt_id}")
                 return hit
             check_writable(store, label)
@@ -303,10 +306,23 @@ def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop:
     noun = "video" if kinds == {"VIDEO"} else "image"
     n = len(out.refs)
     status.bar.update_absolute(100, 100)
-    status.send(f"done in {status.elapsed():.1f} s{status.queued_for()} · {n} {noun}{'s' if n != 1 else ''} · "
-                f"prompt {out.prompt_ids}" + "".join(f" · warning: {w}" for w in status.unsaved))
+    out.summary = final_line(status, n, noun, out.prompt_ids)
+    status.send(out.summary)
     job_event(node_id, "completed", out.prompt_ids, status.elapsed(), out.refs)
     return out
+
+
+def final_line(status: Status, n: int, noun: str, prompt_ids: str) -> str:
+    """"done in 8.1 s · 1 image · prompt …", or "cached · no new job · …" when every result came
+    from the request cache (nothing was paid, and "done in 0.0 s" read like a very fast job)."""
+    what = f"{n} {noun}{'s' if n != 1 else ''} · prompt {prompt_ids}"
+    if all(status.cached):
+        head = "cached · no new job"
+    elif any(status.cached):
+        head = f"done in {status.elapsed():.1f} s{status.queued_for()} · {sum(status.cached)} cached"
+    else:
+        head = f"done in {status.elapsed():.1f} s{status.queued_for()}"
+    return f"{head} · {what}" + "".join(f" · warning: {w}" for w in status.unsaved)
 
 
 def job_event(node_id: str | None, state: str, prompt_id: str | None, seconds: float, refs: list[MediaRef]) -> None:
