@@ -183,14 +183,13 @@ function renderLimits() {
     [rows, save, result]);
 }
 
-/** Command palette / menu: paste a key in ComfyUI's prompt dialog (not masked; see GUIDE §5.2). */
 /** The "Check API" form: run the API check, show its report, save the paths it found. */
 function renderCheck() {
   const result = el("pre", { style: "white-space:pre-wrap;font-size:11px;max-height:360px;overflow:auto;margin:0" });
   const check = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Check API",
-    className: "p-button p-component", style: "padding:4px 10px" }));
+    className: PRIMARY_BUTTON }));
   const use = /** @type {HTMLButtonElement} */ (el("button", { type: "button", textContent: "Use found paths",
-    className: "p-button p-component", style: "padding:4px 10px", disabled: true }));
+    className: BUTTON, disabled: true }));
   check.onclick = () => busy([check, use], result, async () => {
     result.textContent = "Checking every operation (nothing is created or spent)…";
     const report = await runApiCheck();
@@ -206,6 +205,7 @@ function renderCheck() {
     el("div", { style: "display:flex;gap:6px" }, [check, use]), result]);
 }
 
+/** Command palette / menu: paste a key in ComfyUI's prompt dialog (not masked). */
 async function setKeyCommand() {
   const dialog = /** @type {any} */ (app).extensionManager?.dialog;
   if (!dialog?.prompt) {
