@@ -124,7 +124,7 @@ def test_missing_required_media_fails_before_anything_is_sent(comfy, sim):
 
 
 def test_upload_node_and_media_from_id(comfy, sim):
-    handle, ids = run(UPLOAD, unique_id="9", image=image(b=2))
+    handle, ids = run(UPLOAD, unique_id="9", image=image(b=2))["result"]
     assert len(handle.items) == 2 and all(r.uploaded for r in handle.items)
     run(UPLOAD, unique_id="9", image=image(b=2))
     assert sim.state.counters.uploads == 2
@@ -301,7 +301,7 @@ def test_a_non_mp4_video_is_converted_once_and_its_temp_file_removed(comfy, sim)
             with open(path, "wb") as f:
                 f.write(make_mp4(64, 64, 4, 8, "1", "mkv"))
 
-    handle, _ = run(UPLOAD, unique_id="9", video=MkvVideo())
+    handle, _ = run(UPLOAD, unique_id="9", video=MkvVideo())["result"]
     assert handle.first.media_type == "VIDEO" and sim.state.counters.uploads == 1
     assert len(MkvVideo.saves) == 1
     gc.collect()

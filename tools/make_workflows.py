@@ -93,6 +93,8 @@ class Graph:
                                for i, (n, t) in enumerate(zip(cls.RETURN_NAMES, cls.RETURN_TYPES, strict=True))]
             node["widgets_values"] = pack_values(spec, widgets)
             node["size"] = list(pack_size(spec, len(node["inputs"]), len(node["outputs"])))
+            # Saved by this version: js/unset.js leaves its values alone (an older -1 meant "not set")
+            node["properties"]["aliveai_unset"] = 2
         if title:
             node["title"] = title
         self.nodes.append(node)

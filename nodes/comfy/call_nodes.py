@@ -189,14 +189,17 @@ def execute_call(op: Operation, label: str, kwargs: dict, node_id: str | None, p
     if is_delete(op) and kwargs.get(CONFIRM) is not True:
         raise refusal(op, label)
     client = runtime.require_client(label)
-    jobs = inputs.plan(op, label, kwargs, client)   # every limit of the doc; no upload yet
+    warnings: list[str] = []
+    jobs = inputs.plan(op, label, kwargs, client, warnings)   # every limit of the doc; no upload yet
     if len(jobs) > 1:
         slot = media_slots(op)[0]
         raise ValidationError(f"takes one image, got a batch of {len(jobs)}: pick one (e.g. with Image From Batch)",
                               operation=label, field=slot.tensor_input, limit="one image")
     values, _ = inputs.materialize(op, *jobs[0])
     out = SPECIAL.get(op.key, generic)(Call(op, label, client, values, node_id, prompt, stop))
-    bridge.send_text(out.pop("status"), node_id)
+    line = out.pop("status") + "".join(f" · warning: {w}" for w in warnings)
+    bridge.send_text(line, node_id)
+    out["ui"]["aliveai_status"] = [line]   # outlives the run, unlike the progress text (frontend 1.58)
     return out
 
 

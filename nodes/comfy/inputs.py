@@ -117,9 +117,12 @@ def missing_media(s: MediaSlot, kwargs: dict) -> str:
             f"'{s.handle_input}' (from an earlier AliveAI node) or '{s.id_input}' (a media id)")
 
 
-def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list[tuple[dict, dict]]:
+def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient,
+         warnings: list[str] | None = None) -> list[tuple[dict, dict]]:
     """Validate everything locally and return, per job, (values with media placeholders, sources).
-    Raises ValidationError before any upload or create."""
+    Raises ValidationError before any upload or create. What is sent anyway but deserves a word
+    (e.g. videoQuality with another videoModel) is logged and added, once each, to `warnings`:
+    the node shows it (status text and final line), where a log alone goes unseen."""
     values = widget_values(op, kwargs)
     for f in op.fields:  # nested objects from the parameter-builder nodes
         if f.shape and kwargs.get(f.name) is not None:
@@ -155,7 +158,10 @@ def plan(op: Operation, label: str, kwargs: dict, client: AliveAIClient) -> list
                     vals[f.name] = True
         prepared = api.prepare(op, vals)  # every limit of the doc, before anything is sent
         for warning in prepared.warnings:
-            log.warning("AliveAI: %s", warning)
+            if warnings is None or warning not in warnings:
+                log.warning("AliveAI: %s", warning)
+            if warnings is not None and warning not in warnings:
+                warnings.append(warning)
         jobs.append((vals, sources))
     catalogs.check_values(op.key, label, values)  # ids still in their catalogs (network; after the local checks)
     return jobs

@@ -55,8 +55,11 @@ class UploadNode:
             else:
                 mtype = "IMAGE"
             refs.append(MediaRef(s.media_id, mtype, None, uploaded=True))
-        bridge.send_text(f"uploaded {len(refs)} media", unique_id)
-        return MediaHandle(tuple(refs)), ",".join(r.media_id for r in refs)
+        line = f"uploaded {len(refs)} media"
+        bridge.send_text(line, unique_id)
+        # The last line also in the ui output (js/previews.js): frontend 1.58 deletes progress text at the end.
+        return {"ui": {"aliveai_status": [line]},
+                "result": (MediaHandle(tuple(refs)), ",".join(r.media_id for r in refs))}
 
 
 class MediaFromIdNode:
@@ -147,7 +150,7 @@ def _load_result(prompt_id: str, unique_id, prompt):
     if local is not None:
         refs = [MediaRef(m["id"], m["type"], prompt_id) for m, _ in local]
         files = [p for _, p in local]
-        bridge.send_text(f"loaded {len(files)} saved file(s) · prompt {prompt_id}", unique_id)
+        line = f"loaded {len(files)} saved file(s) · prompt {prompt_id}"
     else:
         client = session.client()
         container = client.get_prompt(prompt_id)
@@ -159,7 +162,8 @@ def _load_result(prompt_id: str, unique_id, prompt):
         done = Completed(tuple(all_m), tuple(all_m), container)
         res = results.save_result(op.key if op else "unknown", label, client, store, prompt_id, done)
         refs, files = res.refs, res.files
-        bridge.send_text(f"downloaded {len(files)} file(s) · prompt {prompt_id}", unique_id)
+        line = f"downloaded {len(files)} file(s) · prompt {prompt_id}"
+    bridge.send_text(line, unique_id)
     images = [f for r, f in zip(refs, files, strict=True) if r.media_type == "IMAGE"]
     videos = [f for r, f in zip(refs, files, strict=True) if r.media_type == "VIDEO"]
     used = linked_outputs(prompt, unique_id)
@@ -173,7 +177,8 @@ def _load_result(prompt_id: str, unique_id, prompt):
     else:
         raise ValidationError(f"prompt {prompt_id} has no image or video media", operation=label, field="prompt_id")
     video = bridge.video_from_file(videos[0]) if videos else None
-    ui = {"images": preview_entries(store, videos or images), "aliveai": handle_entries(refs)}
+    ui = {"images": preview_entries(store, videos or images), "aliveai": handle_entries(refs),
+          "aliveai_status": [line]}   # outlives the run, unlike the progress text (frontend 1.58)
     if videos:
         ui["animated"] = [True]
     return {"ui": ui, "result": (image, video, MediaHandle(tuple(refs)), ",".join(r.media_id for r in refs),

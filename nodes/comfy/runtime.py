@@ -62,7 +62,7 @@ class RunOutput:
 class Status:
     """Progress for one node: the bar from websocket %, and a text line (queue, %, elapsed)."""
 
-    def __init__(self, node_id: str | None, jobs: int):
+    def __init__(self, node_id: str | None, jobs: int, warnings: list[str] | tuple[str, ...] = ()):
         self.node_id = node_id
         self.bar = bridge.progress_bar(100, node_id)
         self.t0 = time.monotonic()
@@ -74,6 +74,7 @@ class Status:
         self.queue_wait: list[float | None] = [None] * jobs   # how long it waited before running
         self.unsaved: list[str] = []                          # records that could not be written
         self.cached = [False] * jobs                          # answered from the request cache: no job paid
+        self.warnings = list(warnings)                        # sent anyway, e.g. a field of another model
         self._last_sent = 0.0
         self._lock = threading.Lock()
 
@@ -281,9 +282,12 @@ def execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: 
 def _execute(op: Operation, label: str, kwargs: dict, node_id: str | None, stop: threading.Event,
              running_timeout: float | None) -> RunOutput:
     client = require_client(label)
-    jobs = plan(op, label, kwargs, client)
+    warnings: list[str] = []
+    jobs = plan(op, label, kwargs, client, warnings)
     store = session.store()
-    status = Status(node_id, len(jobs))
+    status = Status(node_id, len(jobs), warnings)
+    for w in warnings:   # seen while the job runs, and again in the final line
+        status.send(f"warning: {w}")
     out = RunOutput()
     try:
         if len(jobs) == 1:
@@ -322,7 +326,7 @@ def final_line(status: Status, n: int, noun: str, prompt_ids: str) -> str:
         head = f"done in {status.elapsed():.1f} s{status.queued_for()} · {sum(status.cached)} cached"
     else:
         head = f"done in {status.elapsed():.1f} s{status.queued_for()}"
-    return f"{head} · {what}" + "".join(f" · warning: {w}" for w in status.unsaved)
+    return f"{head} · {what}" + "".join(f" · warning: {w}" for w in [*status.warnings, *status.unsaved])
 
 
 def job_event(node_id: str | None, state: str, prompt_id: str | None, seconds: float, refs: list[MediaRef]) -> None:

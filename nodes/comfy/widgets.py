@@ -146,6 +146,13 @@ def _initial(f: Field) -> Any:
     return f.default if f.default is not None else f.suggest
 
 
+def unset_note(sentinel: float) -> str:
+    """The tooltip's word on the "not set" value, written out in full: "-1e+06" (Python's :g)
+    read like a sendable number near -1000000, not like the one value that leaves a field out."""
+    shown = str(int(sentinel)) if float(sentinel).is_integer() else repr(float(sentinel))
+    return f"{shown} means not set: it leaves the field out of the request."
+
+
 def widget_spec(f: Field) -> tuple:
     """The ComfyUI input spec of a widget field."""
     start = _initial(f)
@@ -177,14 +184,14 @@ def widget_spec(f: Field) -> tuple:
     if f.type == INTEGER:
         sentinel = not f.required and start is None
         lo, hi = _int_bounds(f, sentinel)
-        extra = f"{lo} leaves it out of the request." if sentinel else ""
+        extra = unset_note(lo) if sentinel else ""
         return ("INT", {"default": lo if sentinel else int(start if start is not None else max(lo, 0)),
                         "min": lo, "max": hi, "step": 1, "tooltip": tooltip(f, extra)})
     if f.type == NUMBER:
         sentinel = not f.required and start is None
         lo = _float_sentinel(f) if sentinel else (float(f.minimum) if f.minimum is not None else -FLOAT_MAX)
         hi = float(f.maximum) if f.maximum is not None else FLOAT_MAX
-        extra = f"{lo:g} leaves it out of the request." if sentinel else ""
+        extra = unset_note(lo) if sentinel else ""
         return ("FLOAT", {"default": lo if sentinel else float(start if start is not None else max(lo, 0.0)),
                           "min": lo, "max": hi, "step": 0.01, "round": 0.001, "tooltip": tooltip(f, extra)})
     if _three_state(f):
