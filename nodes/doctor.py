@@ -311,13 +311,11 @@ class Doctor:
             return
         path = user_op.path.replace("{userId}", PROBE_ID)
 
-        def connect():
-            import websocket
+        def connect():   # as the sidebar's queue connects: the same URL, header and no redirects
+            from .client.user_socket import user_socket_url
 
             token = self.transport.auth.header().split(" ", 1)[1]
-            from urllib.parse import quote
-            return websocket.create_connection(f"{settings.ws_url}{path}?token={quote(token, safe='')}",
-                                               timeout=10.0, redirect_limit=0)
+            return open_socket(user_socket_url(settings.ws_url, PROBE_ID, token), f"Bearer {token}", 10.0)
         report.user_websocket = self._handshake(connect, settings.ws_url + path)
 
     def _handshake(self, connect: Any, url: str) -> str:

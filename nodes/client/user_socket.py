@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..api import operation
 from ..api.validate import path_segment
@@ -47,8 +48,9 @@ def queue_items(queue: Any) -> list[dict]:
 
 
 def user_socket_url(ws_base: str, user_id: str, token: str) -> str:
+    """The user websocket's URL; the token is quoted as one query value."""
     path = operation("user_events").path.replace("{userId}", path_segment(user_id))
-    return f"{ws_base}{path}?token={token}"
+    return f"{ws_base}{path}?token={quote(token, safe='')}"
 
 
 class UserQueue:
