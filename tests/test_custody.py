@@ -77,16 +77,21 @@ class Recorder:
         return [a for _, _, a in self.seen if a]
 
 
+def pack_client() -> TestClient:
+    """A test client of a fresh app with the pack's routes, on 127.0.0.1."""
+    table = web.RouteTableDef()
+    routes.setup(table)
+    app = web.Application()
+    app.add_routes(table)
+    return TestClient(TestServer(app, host="127.0.0.1"))
+
+
 def call(method: str, path: str, body=None, *, host: str | None = None, origin: str | None = None,
          extra: dict | None = None):
     """One request to a fresh app with the pack's routes, with the Host/Origin given:
     (status, parsed JSON)."""
     async def go():
-        table = web.RouteTableDef()
-        routes.setup(table)
-        app = web.Application()
-        app.add_routes(table)
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        async with pack_client() as client:
             headers = dict(extra or {})
             if host is not None:
                 headers["Host"] = host
@@ -188,11 +193,7 @@ def test_a_lan_client_naming_another_host_is_refused(user_dir):
 
 def test_the_pages_own_same_origin_requests_pass(user_dir):
     async def go():
-        table = web.RouteTableDef()
-        routes.setup(table)
-        app = web.Application()
-        app.add_routes(table)
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        async with pack_client() as client:
             port = client.port
             out = []
             for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
